@@ -1,0 +1,138 @@
+"""What every conversion script shares: safe checkpoint loading, the strict "every tensor used exactly
+once" bookkeeping, and the command line that writes (and optionally pushes) a converted folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import tempfile
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from hf_videomodels.hub import save_model_folder
+
+
+class ConversionError(ValueError):
+    """A checkpoint does not fit the target model: names the offending keys."""
+
+
+def _fmt(keys, limit: int = 20) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+class TensorLedger:
+    """A source state dict that records which tensors were taken.
+
+    Conversion functions ``take`` every tensor they map; ``finish`` raises if any source tensor was never
+    taken, and ``take`` raises if one is taken twice or does not exist, so a port cannot silently drop,
+    duplicate or invent weights.
+    """
+
+    def __init__(self, state_dict: Mapping[str, torch.Tensor], optional: set[str] | frozenset = frozenset()):
+        self._tensors = dict(state_dict)
+        self._taken: set[str] = set()
+        # Keys that may legitimately be absent or ignored (e.g. BatchNorm's num_batches_tracked counters).
+        self._optional = set(optional)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._tensors
+
+    def keys(self):
+        return self._tensors.keys()
+
+    def take(self, key: str) -> torch.Tensor:
+        if key not in self._tensors:
+            raise ConversionError(f"source checkpoint has no tensor {key!r}")
+        if key in self._taken:
+            raise ConversionError(f"source tensor {key!r} used twice")
+        self._taken.add(key)
+        return self._tensors[key]
+
+    def skip(self, key: str) -> None:
+        """Mark a tensor as deliberately not converted (only for keys declared optional)."""
+        if key not in self._optional:
+            raise ConversionError(f"refusing to drop non-optional source tensor {key!r}")
+        self._taken.add(key)
+
+    def finish(self) -> None:
+        unused = set(self._tensors) - self._taken - self._optional
+        if unused:
+            raise ConversionError(f"{len(unused)} source tensor(s) not consumed: {_fmt(unused)}")
+
+
+def check_complete(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Every tensor the model expects is provided, with the right shape, and nothing else."""
+    expected = model.state_dict()
+    missing = set(expected) - set(state_dict)
+    unexpected = set(state_dict) - set(expected)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing from conversion: {_fmt(missing)}")
+        if unexpected:
+            parts.append(f"not in the model: {_fmt(unexpected)}")
+        raise ConversionError("; ".join(parts))
+    wrong = [
+        f"{k}: {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if wrong:
+        raise ConversionError("shape mismatch: " + "; ".join(wrong[:20]))
+
+
+def resolve_checkpoint(path_or_url: str | os.PathLike) -> Path:
+    """A local path as is; an http(s) URL downloaded once to the torch hub cache."""
+    text = str(path_or_url)
+    if text.startswith(("http://", "https://")):
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        cache.mkdir(parents=True, exist_ok=True)
+        target = cache / Path(text.split("?")[0]).name
+        if not target.exists():
+            with tempfile.NamedTemporaryFile(dir=cache, delete=False) as tmp:
+                urllib.request.urlretrieve(text, tmp.name)  # noqa: S310 - user-given checkpoint URL
+            os.replace(tmp.name, target)
+        return target
+    path = Path(text)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return path
+
+
+def load_checkpoint(path_or_url: str | os.PathLike) -> object:
+    """Load a pickled PyTorch checkpoint without executing code from it (``weights_only=True``).
+
+    Original files also hold plain containers (dicts, OrderedDicts, numbers, strings, optimizer state),
+    which the restricted unpickler accepts; anything else is refused with the reason.
+    """
+    path = resolve_checkpoint(path_or_url)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ConversionError(
+            f"{path} holds objects other than tensors and plain containers; refusing to unpickle it ({err})"
+        ) from err
+
+
+def labels_from_file(path: str | os.PathLike) -> list[str]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def base_arg_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--checkpoint", required=True, help="path or URL of the original checkpoint")
+    parser.add_argument("--output", required=True, help="folder to write the converted model to")
+    parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="also push the result to this Hub repo")
+    return parser
+
+
+def save_converted(model, video_processor, output_dir, card_text: str, push_to_hub: str | None = None) -> Path:
+    """Write safetensors weights, config (with id2label), video processor and README model card."""
+    return save_model_folder(model, video_processor, output_dir, card_text, push_to_hub)

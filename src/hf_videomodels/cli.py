@@ -1,0 +1,127 @@
+"""``hf-videomodels``: demo (the main job), train, classify."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"num_frames\": 8}'")
+    return value
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    result = run_demo(output_dir=args.output, seed=args.seed, epochs=args.epochs)
+    print(f"\nvalidation top-1 accuracy: {result.validation_accuracy:.3f}")
+    print(f"held-out top-1 accuracy:   {result.heldout_accuracy:.3f}")
+    print(f"pipeline on {result.example_video}:")
+    for prediction in result.example_predictions:
+        print(f"  {prediction['score']:.3f}  {prediction['label']}")
+    print(f"model:   {result.output_dir / 'model'}")
+    print(f"picture: {result.picture}")
+    print(f"total time: {result.seconds:.0f} s")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .training import TrainConfig, train
+
+    if bool(args.model) == bool(args.architecture):
+        raise SystemExit("give exactly one of --model (fine-tune) or --architecture (train from scratch)")
+    result = train(
+        TrainConfig(
+            data_dir=Path(args.data_dir),
+            output_dir=Path(args.output),
+            model=args.model,
+            architecture=args.architecture,
+            config_overrides=args.config,
+            processor_overrides=args.processor,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            learning_rate=args.learning_rate,
+            batch_size=args.batch_size,
+            val_fraction=args.val_fraction,
+            num_workers=args.num_workers,
+            bf16=args.bf16,
+            seed=args.seed,
+            push_to_hub=args.push_to_hub,
+        )
+    )
+    metrics = {k: round(v, 4) for k, v in result.metrics.items() if isinstance(v, float)}
+    print(json.dumps(metrics, indent=1))
+    print(f"saved to {result.output_dir}")
+    return 0
+
+
+def _cmd_classify(args) -> int:
+    from transformers import pipeline
+
+    from .video_io import VideoDecodingError
+
+    classifier = pipeline("video-classification", model=args.model, device=args.device)
+    try:
+        predictions = classifier(args.video, top_k=args.top_k)
+    except (FileNotFoundError, VideoDecodingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for prediction in predictions:
+        print(f"{prediction['score']:.4f}  {prediction['label']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-videomodels", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="train a small model on synthetic motion videos and show the result")
+    demo.add_argument("--output", default="demo_output", help="folder for the data, model and picture")
+    demo.add_argument("--epochs", type=float, default=8)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_cmd_demo)
+
+    train = commands.add_parser("train", help="fine-tune on a folder of class sub-folders of videos")
+    train.add_argument("data_dir", help="DATA_DIR/<class>/<videos> or DATA_DIR/{train,validation}/<class>/...")
+    train.add_argument("--output", required=True)
+    train.add_argument("--model", help="folder or Hub repo of a pretrained model to fine-tune")
+    train.add_argument("--architecture", help="train from scratch: i3d or timesformer")
+    train.add_argument("--config", type=_json_dict, default={}, help="JSON config overrides")
+    train.add_argument("--processor", type=_json_dict, default={}, help="JSON video processor overrides")
+    train.add_argument("--epochs", type=float, default=3)
+    train.add_argument("--max-steps", type=int, default=-1)
+    train.add_argument("--learning-rate", type=float, default=5e-4)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--val-fraction", type=float, default=0.2)
+    train.add_argument("--num-workers", type=int, default=2, help="decoding worker processes")
+    train.add_argument("--bf16", action="store_true", help="bf16 mixed precision")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--push-to-hub", metavar="REPO")
+    train.set_defaults(func=_cmd_train)
+
+    classify = commands.add_parser("classify", help="classify a video file with a model folder or Hub repo")
+    classify.add_argument("video")
+    classify.add_argument("--model", required=True)
+    classify.add_argument("--top-k", type=int, default=5)
+    classify.add_argument("--device", default=None, help="e.g. cpu, cuda")
+    classify.set_defaults(func=_cmd_classify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import hf_videomodels  # noqa: F401  (registers the architectures before any Auto class is used)
+
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

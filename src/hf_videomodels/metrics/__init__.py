@@ -1,0 +1,5 @@
+"""Evaluation metrics shipped with the package, loadable with ``evaluate.load`` without the Hub."""
+
+from pathlib import Path
+
+TOP_K_ACCURACY = str(Path(__file__).parent / "top_k_accuracy")

@@ -1,0 +1,126 @@
+"""Pieces every architecture's modeling file shares: the pre-trained base, the classification forward
+(multi-view folding, loss by ``problem_type``) and its output type."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import ImageClassifierOutput
+
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+
+def check_video_input(pixel_values: torch.Tensor, num_channels: int, name: str = "pixel_values") -> None:
+    """Fail early, with the shape we expect, instead of deep inside a conv or a reshape."""
+    if not isinstance(pixel_values, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(pixel_values).__name__}")
+    if pixel_values.ndim != 5 or pixel_values.shape[2] != num_channels:
+        raise ValueError(
+            f"{name} must be shaped (batch, frames, {num_channels}, height, width), got {tuple(pixel_values.shape)}"
+        )
+    if not pixel_values.is_floating_point():
+        raise TypeError(f"{name} must be a floating point tensor (run the video processor), got {pixel_values.dtype}")
+
+
+def fold_views(pixel_values: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Multi-view evaluation input (batch, views, frames, C, H, W) -> (batch * views, frames, C, H, W)."""
+    if pixel_values.ndim == 6:
+        batch, views = pixel_values.shape[:2]
+        return pixel_values.flatten(0, 1), views
+    return pixel_values, 1
+
+
+def average_views(logits: torch.Tensor, num_views: int) -> torch.Tensor:
+    """Average per-view logits back to one prediction per video (the usual multi-view test protocol)."""
+    if num_views == 1:
+        return logits
+    return logits.unflatten(0, (-1, num_views)).mean(dim=1)
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+    """Loss chosen by ``config.problem_type``, inferred from the labels the first time, as transformers does."""
+    num_labels = logits.shape[-1]
+    if config.problem_type is None:
+        if num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        if num_labels == 1:
+            return F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype).view(-1))
+        return F.mse_loss(logits, labels.to(logits.dtype))
+    if config.problem_type == "single_label_classification":
+        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+    if config.problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    raise ValueError(f"unknown problem_type {config.problem_type!r}; expected one of {PROBLEM_TYPES}")
+
+
+class VideoPreTrainedModel(PreTrainedModel):
+    """Base of every model in the package: video input, gradient checkpointing, default weight init."""
+
+    main_input_name = "pixel_values"
+    input_modalities = ("video",)
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = getattr(self.config, "initializer_range", 0.02)
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+            init.trunc_normal_(module.weight, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm)):
+            if module.weight is not None:
+                init.ones_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+            if getattr(module, "running_mean", None) is not None:
+                init.zeros_(module.running_mean)
+                init.ones_(module.running_var)
+                init.zeros_(module.num_batches_tracked)
+
+
+class VideoClassificationMixin:
+    """The forward of every ``*ForVideoClassification`` model.
+
+    A subclass implements ``compute_logits(pixel_values, output_hidden_states, output_attentions)`` returning
+    ``(logits, base_outputs)`` for a 5-D batch; this mixin adds multi-view input (6-D pixel values whose
+    per-view logits are averaged), the loss from ``labels`` and the ``ImageClassifierOutput``.
+    """
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> ImageClassifierOutput | tuple:
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if isinstance(pixel_values, torch.Tensor) and pixel_values.ndim == 6:
+            pixel_values, num_views = fold_views(pixel_values)
+        else:
+            num_views = 1
+        logits, base_outputs = self.compute_logits(
+            pixel_values, output_hidden_states=output_hidden_states, output_attentions=output_attentions
+        )
+        logits = average_views(logits, num_views)
+        loss = classification_loss(logits, labels, self.config) if labels is not None else None
+        output = ImageClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=getattr(base_outputs, "hidden_states", None),
+            attentions=getattr(base_outputs, "attentions", None),
+        )
+        return output if return_dict else output.to_tuple()

@@ -1,0 +1,286 @@
+"""The contract every architecture meets, as one mixin its test class subclasses with a small config.
+
+A subclass sets ``config_class``, ``base_model_class``, ``classification_model_class``,
+``video_processor_class`` (and ``has_attentions`` for transformers) and implements ``make_config``,
+``make_pixel_values``, ``expected_hidden_state_shapes`` (and ``expected_attention_shapes``). Nothing here
+knows about a particular architecture.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import av
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForVideoClassification,
+    AutoVideoProcessor,
+    pipeline,
+)
+
+import hf_videomodels  # noqa: F401  (registers the Auto classes)
+
+from .conftest import SAMPLE_GIF, require_shared
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a.float() - b.float()).abs().max().item()
+
+
+def _decode_all_frames(path) -> np.ndarray:
+    """Independent reference decode (plain PyAV, every frame) used to check the processor's path input."""
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+class VideoModelConformance:
+    config_class = None
+    base_model_class = None
+    classification_model_class = None
+    video_processor_class = None
+    has_attentions = False
+    # Absolute tolerance for comparisons that should be exact up to float reordering.
+    atol = 1e-5
+    # The CPU suite compiles with inductor; set "aot_eager" on a subclass only if inductor cannot build there.
+    compile_backend = "inductor"
+
+    # ---- provided by the architecture's test class -------------------------------------------------------
+    def make_config(self, **overrides):
+        raise NotImplementedError
+
+    def make_pixel_values(self, config, batch_size: int = 2) -> torch.Tensor:
+        raise NotImplementedError
+
+    def expected_hidden_state_shapes(self, config, pixel_values) -> list[tuple]:
+        raise NotImplementedError
+
+    def expected_attention_shapes(self, config, pixel_values) -> list[tuple]:
+        raise NotImplementedError
+
+    def make_video_processor(self, config):
+        """A processor whose output fits the small config (override when the defaults do not)."""
+        height, width = self.make_pixel_values(config, batch_size=1).shape[-2:]
+        return self.video_processor_class(
+            num_frames=config.num_frames,
+            size={"shortest_edge": min(height, width)},
+            crop_size={"height": height, "width": width},
+        )
+
+    # ---- helpers -----------------------------------------------------------------------------------------
+    def _classifier(self, seed: int = 0, **overrides):
+        torch.manual_seed(seed)
+        config = self.make_config(**overrides)
+        return self.classification_model_class(config).eval(), config
+
+    # ---- the contract ------------------------------------------------------------------------------------
+    def test_config_round_trip(self, tmp_path):
+        config = self.make_config()
+        rebuilt = self.config_class.from_dict(config.to_dict())
+        assert rebuilt.to_dict() == config.to_dict()
+        config.save_pretrained(tmp_path)
+        loaded = AutoConfig.from_pretrained(tmp_path)
+        assert type(loaded) is self.config_class
+        assert loaded.to_dict() == config.to_dict()
+        assert config.model_type.startswith("hfvm_")
+
+    def test_save_load_safetensors_identical(self, tmp_path):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config)
+        with torch.no_grad():
+            expected = model(pixel_values).logits
+        model.save_pretrained(tmp_path)
+        assert (tmp_path / "model.safetensors").is_file()
+        assert not list(tmp_path.glob("*.bin"))
+        reloaded = self.classification_model_class.from_pretrained(tmp_path).eval()
+        with torch.no_grad():
+            assert torch.equal(reloaded(pixel_values).logits, expected)
+
+    def test_auto_classes(self, tmp_path):
+        model, config = self._classifier()
+        model.save_pretrained(tmp_path)
+        self.make_video_processor(config).save_pretrained(tmp_path)
+        assert type(AutoConfig.from_pretrained(tmp_path)) is self.config_class
+        assert type(AutoModelForVideoClassification.from_pretrained(tmp_path)) is self.classification_model_class
+        base = AutoModel.from_pretrained(tmp_path)
+        assert type(base) is self.base_model_class
+        assert type(AutoVideoProcessor.from_pretrained(tmp_path)) is self.video_processor_class
+        # The bare model inside the classifier carries the same weights as the one AutoModel loaded.
+        for name, tensor in base.state_dict().items():
+            assert torch.equal(tensor, model.state_dict()[f"{model.base_model_prefix}.{name}"]), name
+
+    def test_hidden_states(self):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config)
+        with torch.no_grad():
+            outputs = model(pixel_values, output_hidden_states=True)
+            base_outputs = model.base_model(pixel_values, output_hidden_states=True)
+        expected = self.expected_hidden_state_shapes(config, pixel_values)
+        assert [tuple(h.shape) for h in outputs.hidden_states] == [tuple(s) for s in expected]
+        assert [tuple(h.shape) for h in base_outputs.hidden_states] == [tuple(s) for s in expected]
+        with torch.no_grad():
+            assert model(pixel_values).hidden_states is None
+
+    def test_attentions(self):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config)
+        with torch.no_grad():
+            outputs = model(pixel_values, output_attentions=True)
+            plain = model(pixel_values)
+        if not self.has_attentions:
+            assert outputs.attentions is None
+            return
+        expected = self.expected_attention_shapes(config, pixel_values)
+        assert [tuple(a.shape) for a in outputs.attentions] == [tuple(s) for s in expected]
+        for attention in outputs.attentions:
+            sums = attention.sum(-1)
+            assert torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+        # Asking for the maps must not change the prediction (explicit softmax path vs. SDPA path).
+        assert _max_diff(outputs.logits, plain.logits) < 1e-4
+
+    @pytest.mark.parametrize(
+        "problem_type", ["single_label_classification", "multi_label_classification", "regression"]
+    )
+    def test_loss_from_labels(self, problem_type):
+        num_labels = 1 if problem_type == "regression" else 3
+        model, config = self._classifier(num_labels=num_labels)
+        pixel_values = self.make_pixel_values(config)
+        batch = pixel_values.shape[0]
+        generator = torch.Generator().manual_seed(0)
+        if problem_type == "single_label_classification":
+            labels = torch.randint(0, num_labels, (batch,), generator=generator)
+        elif problem_type == "multi_label_classification":
+            labels = torch.randint(0, 2, (batch, num_labels), generator=generator).float()
+        else:
+            labels = torch.randn(batch, generator=generator)
+        outputs = model(pixel_values, labels=labels)
+        assert model.config.problem_type == problem_type  # inferred from the labels
+        logits = outputs.logits
+        assert logits.shape == (batch, num_labels)
+        if problem_type == "single_label_classification":
+            expected = torch.nn.functional.cross_entropy(logits, labels)
+        elif problem_type == "multi_label_classification":
+            expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        else:
+            expected = torch.nn.functional.mse_loss(logits.squeeze(-1), labels)
+        assert torch.isfinite(outputs.loss)
+        assert abs(outputs.loss.item() - expected.item()) < 1e-5
+        tuple_out = model(pixel_values, labels=labels, return_dict=False)
+        assert abs(tuple_out[0].item() - outputs.loss.item()) < 1e-6
+
+    def test_training_steps_lower_loss(self):
+        torch.manual_seed(0)
+        config = self.make_config()
+        model = self.classification_model_class(config).train()
+        pixel_values = self.make_pixel_values(config)
+        labels = torch.arange(pixel_values.shape[0]) % config.num_labels
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        losses = []
+        for _ in range(6):
+            loss = model(pixel_values, labels=labels).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        assert all(np.isfinite(losses))
+        assert losses[-1] < losses[0], losses
+
+    def test_gradient_checkpointing_same_gradients(self):
+        # No dropout / drop path, so both runs compute the same function.
+        model, config = self._classifier(seed=1)
+        model.train()
+        reference = copy.deepcopy(model)
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        assert model.is_gradient_checkpointing
+        pixel_values = self.make_pixel_values(config)
+        labels = torch.arange(pixel_values.shape[0]) % config.num_labels
+        for net in (model, reference):
+            net.zero_grad()
+            net(pixel_values, labels=labels).loss.backward()
+        grads = dict(reference.named_parameters())
+        checked = 0
+        for name, param in model.named_parameters():
+            if param.grad is None:
+                assert grads[name].grad is None, name
+                continue
+            assert torch.allclose(param.grad, grads[name].grad, atol=1e-5, rtol=1e-4), name
+            checked += 1
+        assert checked > 0
+
+    def test_batch_independence(self):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config, batch_size=3)
+        with torch.no_grad():
+            batched = model(pixel_values).logits
+            for i in range(pixel_values.shape[0]):
+                single = model(pixel_values[i : i + 1]).logits
+                assert _max_diff(single[0], batched[i]) < 1e-4
+            # Changing one sample leaves the others' outputs untouched.
+            changed = pixel_values.clone()
+            changed[0] = torch.randn_like(changed[0])
+            others = model(changed).logits[1:]
+        assert _max_diff(others, batched[1:]) < 1e-4
+
+    def test_multi_view_input_averages_logits(self):
+        model, config = self._classifier()
+        views = self.make_pixel_values(config, batch_size=3)
+        six_d = views.unsqueeze(0)  # (1 video, 3 views, T, C, H, W)
+        with torch.no_grad():
+            averaged = model(six_d).logits
+            per_view = model(views).logits
+        assert averaged.shape == (1, config.num_labels)
+        assert _max_diff(averaged[0], per_view.mean(0)) < 1e-5
+
+    def test_bf16_autocast_close(self):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config)
+        with torch.no_grad():
+            reference = model(pixel_values).logits
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                low = model(pixel_values).logits
+        assert torch.isfinite(low).all()
+        scale = reference.abs().max().item() + 1e-6
+        assert _max_diff(low, reference) / scale < 0.1
+
+    def test_torch_compile_matches_eager(self):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config)
+        compiled = torch.compile(model, backend=self.compile_backend)
+        with torch.no_grad():
+            expected = model(pixel_values).logits
+            actual = compiled(pixel_values).logits
+        assert _max_diff(actual, expected) < 1e-4
+
+    def test_invalid_input_shape_raises(self):
+        model, config = self._classifier()
+        pixel_values = self.make_pixel_values(config)
+        with pytest.raises(ValueError, match="pixel_values"):
+            model(pixel_values[0])  # missing batch dimension
+        with pytest.raises(ValueError, match="pixel_values"):
+            model(pixel_values[:, :, :1])  # wrong channel count
+
+    def test_pipeline_on_real_file(self, tmp_path):
+        gif = require_shared(SAMPLE_GIF)
+        model, config = self._classifier(num_labels=5)
+        config.id2label = {i: f"class_{i}" for i in range(5)}
+        config.label2id = {v: k for k, v in config.id2label.items()}
+        model.config.id2label, model.config.label2id = config.id2label, config.label2id
+        processor = self.make_video_processor(config)
+        model.save_pretrained(tmp_path)
+        processor.save_pretrained(tmp_path)
+
+        classifier = pipeline("video-classification", model=str(tmp_path))
+        predictions = classifier(str(gif), top_k=3)
+        assert len(predictions) == 3
+
+        # The same answer computed without the pipeline, from frames decoded independently.
+        frames = _decode_all_frames(gif)
+        inputs = processor(frames, return_tensors="pt")
+        with torch.no_grad():
+            probs = model(**inputs).logits[0].softmax(-1)
+        scores, ids = probs.topk(3)
+        assert [p["label"] for p in predictions] == [config.id2label[i] for i in ids.tolist()]
+        assert np.allclose([p["score"] for p in predictions], scores.tolist(), atol=1e-5)
