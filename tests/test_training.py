@@ -81,8 +81,9 @@ def test_top_k_metric():
     compute = training.top_k_metrics(num_labels=6)
 
     class Prediction:
-        predictions = np.array([[0.0, 3, 2, 1, 0, 0], [5.0, 0, 0, 0, 0, 0], [0.0, 0, 0, 0, 0, 1]])
-        label_ids = np.array([1, 2, 3])
+        # Hit at rank 1; the true class ranked last (miss); the true class ranked 3rd (top-5 hit only).
+        predictions = np.array([[0.0, 3, 2, 1, 0.5, 0.2], [5.0, 4, 3, 2, 1, 0], [0.0, 1, 2, 3, 4, 5]])
+        label_ids = np.array([1, 5, 3])
 
     result = compute(Prediction)
     assert result["top1_accuracy"] == pytest.approx(1 / 3)

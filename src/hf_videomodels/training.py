@@ -223,6 +223,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=cfg.num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
         bf16=cfg.bf16,
         seed=cfg.seed,
         disable_tqdm=not cfg.show_progress,

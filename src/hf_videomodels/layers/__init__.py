@@ -1,0 +1,9 @@
+"""Building blocks shared by the architectures (one definition each)."""
+
+from .conv3d import SAME_TF, ConvBNAct3d, MaxPool3dSameTF, pad_same_tf, same_tf_padding, triple
+from .inflate import INFLATION_MODES, inflate_conv_weight, inflate_state_dict, temporal_kernel_sizes_like
+from .attention import MultiHeadSelfAttention
+from .drop_path import DropPath, drop_path
+from .mlp import Mlp
+from .patch_embed import FramePatchEmbedding, pair
+from .pos_embed import resize_position_embeddings, resize_time_embeddings

@@ -1,0 +1,523 @@
+"""The video processor every architecture of the package subclasses: frame sampling, decoding, spatial views.
+
+``VideoClipProcessor`` turns videos into the ``pixel_values`` the models take, following the recipes of the
+original code bases (see :mod:`hf_videomodels.sampling` for the temporal side):
+
+1. **Input.** A path / URL / bytes / binary file (decoded with :mod:`hf_videomodels.video_io`), a numpy array
+   or torch tensor ``(frames, height, width, channels)`` or ``(frames, channels, height, width)``, or a list
+   of PIL frames; one video or a batch (a list of them, or a 5-D array). ``uint8`` pixels are 0-255; floating
+   point pixels must already be in [0, 1] (torchvision's convention), unless ``do_rescale=False``, in which
+   case any float values pass through (e.g. optical flow already scaled). Frames are RGB (decoders return
+   RGB; arrays and PIL frames are taken as RGB). The channel axis is found by size (``num_channels``): last
+   if it fits, else second; pass ``input_data_format`` when both fit. Arrays have no frame rate: pass
+   ``video_metadata={"fps": ...}`` when ``target_fps`` is set, or the clip is measured in raw frames.
+2. **Temporal sampling** (``do_sample_frames``, default True): ``sampling="clip"`` takes ``num_frames``
+   frames every ``frame_sample_rate`` frames (optionally rescaled to ``target_fps``), ``short_video`` says how
+   videos shorter than a clip are filled ("clamp" repeats the last frame, SlowFast/TimeSformer; "loop" wraps
+   around, DeepMind I3D), ``clip_alignment`` places evaluation views ("start" or "centre");
+   ``sampling="segments"`` takes one frame per equal segment (TSN). Indices are chosen from the metadata
+   first and only those frames are decoded. Pass ``do_sample_frames=False`` for frames that are already the
+   clip. ``num_clips`` temporal views are taken at evaluation.
+3. **Spatial views.** Evaluation: the short side is resized to ``size["shortest_edge"]`` (long side
+   ``floor(long * S / short)``, skipped when the short side already is S, as SlowFast's
+   ``random_short_side_scale_jitter``), in float32 with ``resample`` (bilinear) and ``antialias`` (off by
+   default: the originals use ``F.interpolate`` / ``cv2.resize``, which do not antialias), then
+   ``num_crops`` crops of ``crop_size``: 1 = centre, 3 = the two ends and the centre of the long side
+   (left/centre/right for landscape frames, top/centre/bottom for portrait; SlowFast's ``uniform_crop``,
+   whose centre offset rounds up: ``ceil((H - h) / 2)``). Training (``training=True``): one random clip, an
+   Inception-style random resized crop (area fraction ``random_resized_crop_scale``, aspect ratio
+   ``random_resized_crop_ratio``, the same box for every frame), resized to ``crop_size``, and a horizontal
+   flip with probability 0.5 when ``do_flip`` (off by default: mirroring swaps "left"/"right" and so breaks
+   direction-sensitive classes such as Something-Something's "pushing something from left to right"; it is
+   also wrong for optical flow, whose x component would need negating, so it is refused there).
+4. **Pixels.** ``channel_order="bgr"`` reverses the channels for models trained on BGR frames; then the
+   fused rescale + normalise ``(x * rescale_factor - mean) / std`` in the model's channel order.
+
+Output: ``BatchFeature`` with float32 ``pixel_values`` ``(batch, frames, channels, height, width)``, or
+``(batch, views, frames, channels, height, width)`` with ``views = num_clips * num_crops`` (clip-major, as
+SlowFast numbers its test views) when there is more than one view; the models average per-view logits.
+
+``seed`` (call-time) makes training samples reproducible; ``training`` and ``seed`` are call state and are not
+saved by ``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import PIL.Image
+import torch
+from huggingface_hub.dataclasses import validate_typed_dict
+from torch.nn import functional as F
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling
+from transformers.processing_utils import Unpack, VideosKwargs
+from transformers.video_processing_utils import BaseVideoProcessor
+from transformers.video_utils import VideoMetadata
+
+from .sampling import CLIP_ALIGNMENTS, SAMPLING_MODES, SHORT_VIDEO_MODES, sample_views
+from .video_io import VideoSource, read_video
+
+# Settings that describe one call, not the processor: never written by save_pretrained.
+CALL_STATE = ("training", "seed")
+_CHOICES = {
+    "sampling": SAMPLING_MODES,
+    "short_video": SHORT_VIDEO_MODES,
+    "clip_alignment": CLIP_ALIGNMENTS,
+    "channel_order": ("rgb", "bgr"),
+    "num_crops": (1, 3),
+}
+_POSITIVE_INTS = ("num_frames", "frame_sample_rate", "num_clips", "num_channels")
+_INTERPOLATION = {
+    PILImageResampling.NEAREST: "nearest",
+    PILImageResampling.BILINEAR: "bilinear",
+    PILImageResampling.BICUBIC: "bicubic",
+}
+
+
+class VideoClipKwargs(VideosKwargs, total=False):
+    """Keyword arguments of :class:`VideoClipProcessor` on top of transformers' ``VideosKwargs``.
+
+    sampling: "clip" (``num_frames`` frames every ``frame_sample_rate`` frames) or "segments" (one per segment).
+    frame_sample_rate: distance between sampled frames of a clip, in source frames (at ``target_fps``).
+    target_fps: sample as if the video ran at this rate (SlowFast's ``DATA.TARGET_FPS``); None: raw frames.
+    short_video: "clamp" (repeat the last frame) or "loop" (wrap around) when a clip is longer than the video.
+    clip_alignment: where evaluation clips sit: "start" (view i of n at ``delta * i / n``) or "centre".
+    num_clips: temporal views at evaluation. num_crops: spatial views at evaluation, 1 (centre) or 3.
+    channel_order: "rgb" or "bgr", the channel order the model was trained on.
+    num_channels: 3 for RGB frames, 2 for optical flow (x, y) given as arrays.
+    antialias: antialias when resizing (the originals do not).
+    training: random clip + random resized crop (+ flip if ``do_flip``) instead of the evaluation views.
+    seed: seed for the training randomness of this call (None: torch's global generator).
+    random_resized_crop_scale / random_resized_crop_ratio: area fraction and aspect-ratio ranges of the crop.
+    do_flip: random horizontal flip at training.
+    """
+
+    sampling: Literal["clip", "segments"] | None
+    frame_sample_rate: int | None
+    target_fps: int | float | None
+    short_video: Literal["clamp", "loop"] | None
+    clip_alignment: Literal["start", "centre"] | None
+    num_clips: int | None
+    num_crops: int | None
+    channel_order: Literal["rgb", "bgr"] | None
+    num_channels: int | None
+    antialias: bool | None
+    training: bool | None
+    seed: int | None
+    random_resized_crop_scale: tuple[float, float] | list[float] | None
+    random_resized_crop_ratio: tuple[float, float] | list[float] | None
+    do_flip: bool | None
+
+
+class VideoClipProcessor(BaseVideoProcessor):
+    """Samples, decodes, crops and normalises videos for the package's models (see the module docstring)."""
+
+    valid_kwargs = VideoClipKwargs
+    model_input_names = ["pixel_values"]
+
+    do_sample_frames = True
+    num_frames = 16
+    sampling = "clip"
+    frame_sample_rate = 1
+    target_fps = None
+    short_video = "clamp"
+    clip_alignment = "centre"
+    num_clips = 1
+    num_crops = 1
+    do_resize = True
+    size = {"shortest_edge": 256}
+    default_to_square = False
+    resample = PILImageResampling.BILINEAR
+    antialias = False
+    do_center_crop = True
+    crop_size = {"height": 224, "width": 224}
+    do_rescale = True
+    rescale_factor = 1 / 255
+    do_normalize = True
+    image_mean = IMAGENET_DEFAULT_MEAN
+    image_std = IMAGENET_DEFAULT_STD
+    do_convert_rgb = True
+    channel_order = "rgb"
+    num_channels = 3
+    training = False
+    seed = None
+    random_resized_crop_scale = (0.08, 1.0)
+    random_resized_crop_ratio = (3 / 4, 4 / 3)
+    do_flip = False
+
+    def __init__(self, **kwargs: Unpack[VideoClipKwargs]) -> None:
+        super().__init__(**kwargs)
+        self._check_options({name: getattr(self, name, None) for name in self.valid_kwargs.__annotations__})
+
+    # ------------------------------------------------------------------------------------------- options
+
+    def _standardize_kwargs(self, **kwargs) -> dict:
+        kwargs = super()._standardize_kwargs(**kwargs)
+        # JSON turns tuples into lists; keep one form so a save/load round trip compares equal.
+        for name in ("random_resized_crop_scale", "random_resized_crop_ratio"):
+            if isinstance(kwargs.get(name), list):
+                kwargs[name] = tuple(kwargs[name])
+        return kwargs
+
+    def _merge_options(self, kwargs: dict) -> dict[str, Any]:
+        names = self.valid_kwargs.__annotations__
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {unknown}")
+        validate_typed_dict(self.valid_kwargs, kwargs)
+        # None means "the processor's setting", so callers can forward optional arguments unchanged.
+        options = {name: kwargs[name] if kwargs.get(name) is not None else getattr(self, name, None) for name in names}
+        options = self._standardize_kwargs(**options)
+        self._check_options(options)
+        return options
+
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        """Reject settings that cannot work, with the setting's name, before any video is touched."""
+        for name, choices in _CHOICES.items():
+            if options[name] not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {options[name]!r}")
+        for name in _POSITIVE_INTS:
+            value = options[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if options["target_fps"] is not None and not options["target_fps"] > 0:
+            raise ValueError(f"target_fps must be positive or None, got {options['target_fps']!r}")
+        if options.get("fps") is not None:
+            raise ValueError("fps sampling is not supported; use frame_sample_rate (and target_fps) instead")
+        if options["sampling"] == "segments" and options["num_clips"] != 1:
+            raise ValueError("segment sampling covers the whole video in one temporal view: num_clips must be 1")
+        if options["do_resize"] and (options["size"] is None or options["size"].shortest_edge is None):
+            raise ValueError(f"size must be {{'shortest_edge': S}}, got {options['size']!r}")
+        if options["crop_size"] is None or options["crop_size"].height is None or options["crop_size"].width is None:
+            raise ValueError(f"crop_size must be {{'height': H, 'width': W}}, got {options['crop_size']!r}")
+        channels = options["num_channels"]
+        if options["do_normalize"]:
+            for name in ("image_mean", "image_std"):
+                value = options[name]
+                if isinstance(value, Sequence) and len(value) != channels:
+                    raise ValueError(f"{name} needs {channels} values (num_channels), got {value!r}")
+        if options["channel_order"] == "bgr" and channels != 3:
+            raise ValueError(f"channel_order='bgr' needs num_channels=3, got {channels}")
+        if options["do_flip"] and channels != 3:
+            raise ValueError("do_flip is refused for optical flow (num_channels != 3): the x flow would need negating")
+        scale, ratio = options["random_resized_crop_scale"], options["random_resized_crop_ratio"]
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(f"random_resized_crop_scale must be (low, high) with 0 < low <= high <= 1, got {scale!r}")
+        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"random_resized_crop_ratio must be (low, high) with 0 < low <= high, got {ratio!r}")
+        if options["resample"] not in _INTERPOLATION:
+            choices = [str(mode) for mode in _INTERPOLATION]
+            raise ValueError(f"resample must be one of {choices}, got {options['resample']!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        output = super().to_dict()
+        for name in CALL_STATE:
+            output.pop(name, None)
+        return output
+
+    # ---------------------------------------------------------------------------------------- preprocess
+
+    def preprocess(self, videos, **kwargs: Unpack[VideoClipKwargs]) -> BatchFeature:
+        """Turn one video or a batch into ``pixel_values`` (see the module docstring for inputs and steps)."""
+        options = self._merge_options(kwargs)
+        generator = None if options["seed"] is None else torch.Generator().manual_seed(options["seed"])
+        batch = split_batch(videos)
+        metadata = _metadata_per_video(options["video_metadata"], len(batch))
+        clips, infos = [], []
+        for video, info in zip(batch, metadata):
+            frames, views, info = self._load_views(video, info, options, generator)
+            clips.append(self._spatial_views(frames, views, options, generator))
+            infos.append(info)
+        if len({clip.shape for clip in clips}) > 1:
+            shapes = sorted({tuple(clip.shape) for clip in clips})
+            raise ValueError(f"the videos of a batch must give pixel values of one shape, got {shapes}")
+        pixel_values = torch.stack(clips)
+        if pixel_values.shape[1] == 1:
+            pixel_values = pixel_values.squeeze(1)
+        data: dict[str, Any] = {"pixel_values": pixel_values}
+        if options["return_metadata"]:
+            data["video_metadata"] = infos
+        return BatchFeature(data=data, tensor_type=options["return_tensors"])
+
+    def _sample_views(self, metadata: VideoMetadata, options: dict, generator) -> list[np.ndarray]:
+        if not options["do_sample_frames"]:
+            if options["num_clips"] != 1:
+                raise ValueError("num_clips > 1 needs do_sample_frames=True")
+            return [np.arange(metadata.total_num_frames)]
+        return sample_views(
+            metadata.total_num_frames,
+            options["num_frames"],
+            sampling=options["sampling"],
+            sample_rate=options["frame_sample_rate"],
+            num_clips=options["num_clips"],
+            training=options["training"],
+            alignment=options["clip_alignment"],
+            short_video=options["short_video"],
+            fps=metadata.fps,
+            target_fps=options["target_fps"],
+            generator=generator,
+        )
+
+    def _load_views(self, video, metadata: VideoMetadata | None, options: dict, generator):
+        """Decode or take the sampled frames of one video, each frame once.
+
+        Returns ``(frames, views, metadata)``: frames ``(N, C, H, W)`` (uint8, or float as given), and per
+        temporal view the positions of its frames in ``frames``.
+        """
+        views: list[np.ndarray] = []
+
+        def choose(info: VideoMetadata) -> np.ndarray:
+            views.clear()  # read_video chooses again if a container over-reported its frame count
+            views.extend(self._sample_views(info, options, generator))
+            return np.unique(np.concatenate(views))
+
+        if is_video_source(video):
+            if options["num_channels"] != 3:
+                raise ValueError(
+                    f"a processor with num_channels={options['num_channels']} (optical flow) takes arrays, "
+                    "not video files: decoding yields RGB frames"
+                )
+            frames, metadata = read_video(video, indices=choose)
+            frames = torch.from_numpy(frames).permute(0, 3, 1, 2)
+            wanted = np.asarray(metadata.frames_indices)
+        else:
+            frames = frames_to_tensor(video, options["num_channels"], options["input_data_format"])
+            if metadata is None:
+                metadata = VideoMetadata(total_num_frames=frames.shape[0])
+            metadata.total_num_frames, metadata.height, metadata.width = frames.shape[0], *frames.shape[-2:]
+            wanted = choose(metadata)
+            frames = frames[torch.from_numpy(wanted)]
+            if frames.is_floating_point() and options["do_rescale"]:
+                check_unit_range(frames)
+        metadata.frames_indices = np.concatenate(views).tolist()  # every view's frames, view after view
+        return frames, [np.searchsorted(wanted, view) for view in views], metadata
+
+    # ------------------------------------------------------------------------------------------- spatial
+
+    def _spatial_views(self, frames: torch.Tensor, views: list[np.ndarray], options: dict, generator):
+        """``(views, T, C, h, w)`` float32 pixel values of one video's sampled frames."""
+        scale = options["rescale_factor"] if options["do_rescale"] and not frames.is_floating_point() else 1.0
+        if options["device"] is not None:
+            frames = frames.to(options["device"])
+        frames = frames.float()  # resize in float, like the originals (no uint8 rounding)
+        if options["channel_order"] == "bgr":
+            frames = frames.flip(1)
+        gain, shift = pixel_affine(options, scale, frames.shape[1], frames.device)
+        mode, antialias = _INTERPOLATION[options["resample"]], options["antialias"]
+        crop_height, crop_width = options["crop_size"].height, options["crop_size"].width
+
+        if options["training"]:
+            clip = frames[torch.from_numpy(views[0])]
+            scale_range, ratio_range = options["random_resized_crop_scale"], options["random_resized_crop_ratio"]
+            top, left, height, width = random_resized_crop_box(*clip.shape[-2:], scale_range, ratio_range, generator)
+            clip = clip[..., top : top + height, left : left + width]
+            clip = resize(clip, (crop_height, crop_width), mode, antialias)
+            if options["do_flip"] and float(torch.rand((), generator=generator)) < 0.5:
+                clip = clip.flip(-1)
+            return torch.addcmul(shift, clip, gain)[None]
+
+        if options["do_resize"]:
+            frames = resize_short_side(frames, options["size"].shortest_edge, mode, antialias)
+        height, width = frames.shape[-2:]
+        if options["do_center_crop"]:
+            boxes = crop_offsets(height, width, crop_height, crop_width, options["num_crops"])
+        elif options["num_crops"] == 1:
+            boxes, crop_height, crop_width = [(0, 0)], height, width
+        else:
+            raise ValueError("num_crops=3 needs do_center_crop=True")
+        shape = (len(views) * len(boxes), len(views[0]), frames.shape[1], crop_height, crop_width)
+        out = torch.empty(shape, device=frames.device)
+        for view_index, (view, (top, left)) in enumerate(itertools.product(views, boxes)):
+            crop = frames[torch.from_numpy(view), :, top : top + crop_height, left : left + crop_width]
+            torch.addcmul(shift, crop, gain, out=out[view_index])  # rescale + normalise in one pass
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def is_video_source(video) -> bool:
+    return isinstance(video, (str, os.PathLike, bytes, bytearray)) or (
+        hasattr(video, "read") and hasattr(video, "seek")
+    )
+
+
+def _is_frame(item) -> bool:
+    return isinstance(item, PIL.Image.Image) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
+
+
+def split_batch(videos) -> list:
+    """The videos of a call, one entry each: a source, a 4-D array/tensor, or a list of frames."""
+    if is_video_source(videos):
+        return [videos]
+    if isinstance(videos, (np.ndarray, torch.Tensor)):
+        if videos.ndim == 4:
+            return [videos]
+        if videos.ndim == 5:
+            return list(videos)
+        raise ValueError(
+            "a video array must be 4-D (frames, height, width, channels) or (frames, channels, height, width), "
+            f"or 5-D for a batch; got shape {tuple(videos.shape)}"
+        )
+    if isinstance(videos, PIL.Image.Image):
+        raise TypeError("a single image is not a video: pass a list of PIL frames")
+    if isinstance(videos, (list, tuple)):
+        if len(videos) == 0:
+            raise ValueError("no video given (empty list)")
+        if all(_is_frame(item) for item in videos):
+            return [list(videos)]
+        batch = []
+        for item in videos:
+            if isinstance(item, (list, tuple)) and item and all(_is_frame(frame) for frame in item):
+                batch.append(list(item))
+            elif is_video_source(item) or isinstance(item, (np.ndarray, torch.Tensor)):
+                batch.append(item)
+            else:
+                raise ValueError(f"cannot read a video from a {type(item).__name__} inside a batch")
+        return batch
+    raise TypeError(f"cannot read a video from a {type(videos).__name__}")
+
+
+def _metadata_per_video(video_metadata, count: int) -> list[VideoMetadata | None]:
+    """Copies of the caller's metadata (one entry per video, or one for all): arrays carry no frame rate, and
+    ``target_fps`` sampling needs it. The frame count and size are always taken from the array itself."""
+    if video_metadata is None:
+        return [None] * count
+    entries = video_metadata if isinstance(video_metadata, (list, tuple)) else [video_metadata] * count
+    if len(entries) != count:
+        raise ValueError(f"got {count} videos but {len(entries)} video_metadata entries")
+    return [VideoMetadata(**{"total_num_frames": 0, **dict(entry)}) for entry in entries]
+
+
+def frames_to_tensor(video, num_channels: int, input_data_format=None) -> torch.Tensor:
+    """A validated ``(T, C, H, W)`` tensor (uint8 or float, not copied when possible) from an array, tensor
+    or list of frames; clear errors for empty videos, wrong shapes, channels and dtypes."""
+    if isinstance(video, list):
+        if any(isinstance(frame, PIL.Image.Image) for frame in video):
+            if num_channels != 3:
+                raise ValueError(f"PIL frames are RGB images but num_channels={num_channels}")
+            video = [np.asarray(frame.convert("RGB")) for frame in video]
+        video = [frame if isinstance(frame, torch.Tensor) else torch.from_numpy(np.array(frame)) for frame in video]
+        shapes = {tuple(frame.shape) for frame in video}
+        if len(shapes) > 1:
+            raise ValueError(f"all frames of a video must have the same shape, got {sorted(shapes)}")
+        video = torch.stack(video)
+    elif isinstance(video, np.ndarray):
+        if video.dtype == object or not (video.dtype == np.uint8 or np.issubdtype(video.dtype, np.floating)):
+            raise TypeError(f"unsupported video dtype {video.dtype}: use uint8 (0-255) or floating point (0-1)")
+        video = torch.from_numpy(video if video.flags.writeable else video.copy())
+    if video.ndim != 4:
+        raise ValueError(f"a video must be 4-D (frames, height, width, channels); got shape {tuple(video.shape)}")
+    if not (video.dtype == torch.uint8 or video.is_floating_point()):
+        raise TypeError(f"unsupported video dtype {video.dtype}: use uint8 (0-255) or floating point (0-1)")
+    if video.shape[0] == 0:
+        raise ValueError(f"the video has no frames (shape {tuple(video.shape)})")
+    layout = getattr(input_data_format, "value", input_data_format)  # ChannelDimension or its string
+    if layout is None:
+        layout = "channels_last" if video.shape[-1] == num_channels else "channels_first"
+    if layout.endswith("last") and video.shape[-1] == num_channels:
+        return video.permute(0, 3, 1, 2)
+    if layout.endswith("first") and video.shape[1] == num_channels:
+        return video
+    raise ValueError(
+        f"expected {num_channels} channels, last (frames, height, width, {num_channels}) or second "
+        f"(frames, {num_channels}, height, width); got shape {tuple(video.shape)}"
+    )
+
+
+def check_unit_range(frames: torch.Tensor) -> None:
+    low, high = float(frames.min()), float(frames.max())
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"floating point videos must hold values in [0, 1] (got [{low:g}, {high:g}]); pass uint8 for 0-255 "
+            "pixels, or do_rescale=False if the values are already scaled"
+        )
+
+
+# --------------------------------------------------------------------------------------------- spatial
+
+
+def resize(frames: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool) -> torch.Tensor:
+    if tuple(frames.shape[-2:]) == tuple(size):
+        return frames
+    align = None if mode == "nearest" else False
+    return F.interpolate(frames, size=size, mode=mode, align_corners=align, antialias=antialias and mode != "nearest")
+
+
+def resize_short_side(frames: torch.Tensor, short_side: int, mode: str, antialias: bool) -> torch.Tensor:
+    """Short side to ``short_side``, long side ``floor(long / short * short_side)`` (SlowFast's arithmetic)."""
+    height, width = frames.shape[-2:]
+    if min(height, width) == short_side:
+        return frames
+    if width < height:
+        size = (math.floor(float(height) / width * short_side), short_side)
+    else:
+        size = (short_side, math.floor(float(width) / height * short_side))
+    return resize(frames, size, mode, antialias)
+
+
+def crop_offsets(height: int, width: int, crop_height: int, crop_width: int, num_crops: int) -> list[tuple[int, int]]:
+    """``(top, left)`` of the centre crop, or of the three crops along the long side (SlowFast's ``uniform_crop``)."""
+    if crop_height > height or crop_width > width:
+        raise ValueError(
+            f"crop_size {crop_height}x{crop_width} is larger than the resized frames ({height}x{width}); "
+            "raise size['shortest_edge'] or lower crop_size"
+        )
+    top, left = math.ceil((height - crop_height) / 2), math.ceil((width - crop_width) / 2)
+    if num_crops == 1:
+        return [(top, left)]
+    if height > width:
+        return [(0, left), (top, left), (height - crop_height, left)]
+    return [(top, 0), (top, left), (top, width - crop_width)]
+
+
+def random_resized_crop_box(
+    height: int, width: int, scale: Sequence[float], ratio: Sequence[float], generator: torch.Generator | None
+) -> tuple[int, int, int, int]:
+    """``(top, left, crop_height, crop_width)`` of an Inception-style random crop: area fraction in ``scale``,
+    aspect ratio (w/h) log-uniform in ``ratio``; ten tries, then the largest centred crop within ``ratio``
+    (the algorithm of torchvision's ``RandomResizedCrop``)."""
+
+    def uniform(low: float, high: float) -> float:
+        return low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
+
+    def randint(high: int) -> int:
+        return int(torch.randint(high, (), generator=generator))
+
+    area = height * width
+    for _ in range(10):
+        target_area = area * uniform(*scale)
+        aspect = math.exp(uniform(math.log(ratio[0]), math.log(ratio[1])))
+        crop_width = round(math.sqrt(target_area * aspect))
+        crop_height = round(math.sqrt(target_area / aspect))
+        if 0 < crop_width <= width and 0 < crop_height <= height:
+            return randint(height - crop_height + 1), randint(width - crop_width + 1), crop_height, crop_width
+    aspect = width / height
+    if aspect < ratio[0]:
+        crop_width, crop_height = width, round(width / ratio[0])
+    elif aspect > ratio[1]:
+        crop_width, crop_height = round(height * ratio[1]), height
+    else:
+        crop_width, crop_height = width, height
+    return (height - crop_height) // 2, (width - crop_width) // 2, crop_height, crop_width
+
+
+def pixel_affine(options: dict, scale: float, channels: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(gain, shift)``, each ``(C, 1, 1)``, with ``pixels * gain + shift == (pixels * scale - mean) / std``:
+    rescale and normalise fused into one multiply-add."""
+    if options["do_normalize"]:
+        mean = torch.as_tensor(options["image_mean"], dtype=torch.float32, device=device).expand(channels)
+        std = torch.as_tensor(options["image_std"], dtype=torch.float32, device=device).expand(channels)
+    else:
+        mean, std = torch.zeros(channels, device=device), torch.ones(channels, device=device)
+    return (scale / std).view(channels, 1, 1), (-mean / std).view(channels, 1, 1)
+
+
+__all__ = ["VideoClipKwargs", "VideoClipProcessor", "VideoSource"]

@@ -1,0 +1,119 @@
+"""Parity with transformers' own TimeSformer port (random weights), for each attention type it supports."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import TimesformerConfig, TimesformerForVideoClassification
+
+from conversion.common import ConversionError
+from conversion.convert_timesformer_transformers import convert_config, convert_transformers_timesformer
+from hf_videomodels.models.timesformer import TimeSformerForVideoClassification
+
+TOLERANCE = 1e-4
+TINY = {
+    "image_size": 32,
+    "patch_size": 8,
+    "num_frames": 4,
+    "hidden_size": 48,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 3,
+    "intermediate_size": 96,
+    "num_labels": 7,
+}
+
+
+def transformers_pair(attention_type: str, **overrides):
+    torch.manual_seed(0)
+    theirs = TimesformerForVideoClassification(TimesformerConfig(**TINY, attention_type=attention_type, **overrides))
+    with torch.no_grad():  # every tensor random and non-trivial (time table, temporal dense included)
+        for parameter in theirs.parameters():
+            parameter.normal_(0, 0.3 if parameter.ndim == 3 else 1 / parameter.shape[-1] ** 0.5)
+            if parameter.ndim == 1:
+                parameter.add_(1.0 if parameter.shape[0] == TINY["hidden_size"] else 0.0)
+    theirs.eval()
+    config, state_dict = convert_transformers_timesformer(theirs.state_dict(), theirs.config)
+    ours = TimeSformerForVideoClassification(config).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    return theirs, ours
+
+
+def _max_diff(a, b) -> float:
+    return (a - b).abs().max().item()
+
+
+@pytest.mark.parametrize("attention_type", ["divided_space_time", "joint_space_time"])
+def test_same_logits_and_hidden_states(attention_type):
+    theirs, ours = transformers_pair(attention_type)
+    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = theirs(pixel_values, output_hidden_states=True)
+        actual = ours(pixel_values, output_hidden_states=True)
+        expected_last = theirs.timesformer(pixel_values).last_hidden_state
+        actual_last = ours.timesformer(pixel_values).last_hidden_state
+    diffs = {
+        "logits": _max_diff(actual.logits, expected.logits),
+        "last_hidden_state": _max_diff(actual_last, expected_last),
+    }
+    assert len(actual.hidden_states) == len(expected.hidden_states) == 3
+    for i, (a, e) in enumerate(zip(actual.hidden_states, expected.hidden_states)):
+        diffs[f"hidden_states[{i}]"] = _max_diff(a, e)
+    print(attention_type, {key: f"{value:.2e}" for key, value in diffs.items()})
+    assert expected.logits.abs().max() > 0.1  # not a degenerate comparison
+    assert max(diffs.values()) <= TOLERANCE, diffs
+
+
+def test_space_only_hidden_states_and_the_originals_frame_average():
+    """transformers' space_only classifies every frame's cls token (logits per frame); the original, and we,
+    average the frames before the final LayerNorm. Blocks agree; the head is checked against the original's
+    definition applied to transformers' own modules."""
+    theirs, ours = transformers_pair("space_only")
+    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = theirs(pixel_values, output_hidden_states=True)
+        actual = ours(pixel_values, output_hidden_states=True)
+        frame_average = expected.hidden_states[-1].unflatten(0, (2, 4)).mean(1)
+        original_logits = theirs.classifier(theirs.timesformer.layernorm(frame_average)[:, 0])
+    assert expected.logits.shape == (2 * 4, 7)  # transformers: one prediction per frame
+    for a, e in zip(actual.hidden_states, expected.hidden_states, strict=True):
+        assert _max_diff(a, e) <= TOLERANCE
+    assert _max_diff(actual.logits, original_logits) <= TOLERANCE
+
+
+def test_attention_maps_match_transformers_spatial_maps():
+    theirs, ours = transformers_pair("divided_space_time")
+    pixel_values = torch.randn(1, 4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = theirs(pixel_values, output_attentions=True).attentions  # spatial maps only
+        actual = ours(pixel_values, output_attentions=True).attentions  # time, space per block
+    assert len(actual) == 2 * len(expected)
+    for block, spatial in enumerate(expected):
+        assert _max_diff(actual[2 * block + 1], spatial) <= TOLERANCE
+
+
+def test_config_conversion():
+    settings = {key: value for key, value in TINY.items() if key != "num_labels"}
+    theirs = TimesformerConfig(**settings, qkv_bias=False, hidden_dropout_prob=0.1, id2label={0: "a", 1: "b"})
+    config = convert_config(theirs)
+    shared = ("image_size", "patch_size", "num_frames", "hidden_size", "num_hidden_layers", "num_attention_heads",
+              "intermediate_size", "qkv_bias", "layer_norm_eps", "hidden_dropout_prob")  # fmt: skip
+    for name in shared:
+        assert getattr(config, name) == getattr(theirs, name), name
+    assert config.id2label == {0: "a", 1: "b"} and config.model_type == "hfvm_timesformer"
+    assert convert_config(theirs.to_dict()).to_dict() == config.to_dict()
+
+
+def test_no_qkv_bias_and_strictness():
+    theirs, ours = transformers_pair("divided_space_time", qkv_bias=False)
+    assert ours.timesformer.layers[0].attentions["time"].attention.qkv.bias is None
+    pixel_values = torch.randn(1, 4, 3, 32, 32)
+    with torch.no_grad():
+        assert _max_diff(ours(pixel_values).logits, theirs(pixel_values).logits) <= TOLERANCE
+    state_dict = dict(theirs.state_dict())
+    state_dict["timesformer.encoder.layer.0.attention.attention.qkv.bias"] = torch.zeros(3 * 48)
+    with pytest.raises(ConversionError, match=r"layer\.0\.attention\.attention\.qkv\.bias"):
+        convert_transformers_timesformer(state_dict, theirs.config)
+    del state_dict["timesformer.encoder.layer.0.attention.attention.qkv.bias"]
+    del state_dict["timesformer.encoder.layer.1.temporal_dense.bias"]
+    with pytest.raises(ConversionError, match=r"layer\.1\.temporal_dense\.bias"):
+        convert_transformers_timesformer(state_dict, theirs.config)
