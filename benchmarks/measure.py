@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext
 
 import torch
+
+
+def memory_probe_env() -> dict:
+    """Environment for a child process that measures CPU peak memory: glibc serves large blocks by mmap, so a
+    freed tensor leaves the resident set at once and RSS sampling sees each forward's real peak (otherwise
+    freed memory is kept for reuse). Slower allocation, so timings are taken in the parent, not there."""
+    return {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 def _rss_bytes() -> int:
@@ -65,27 +74,51 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def time_forward(fn, device, dtype=None, warmup: int = 2, repeats: int = 5) -> tuple[float, int, torch.Tensor]:
-    """Median seconds per call, peak extra memory of one call, and the last output."""
+def _timed(fn, device) -> tuple[float, torch.Tensor]:
+    start = time.perf_counter()
+    with _sync(device):
+        out = fn()
+    return time.perf_counter() - start, out
+
+
+def peak_memory_pair(fn_ours, fn_peer, device, dtype=None) -> tuple[int, int]:
+    """Peak extra memory of one call of each (after one warm-up call)."""
     device = torch.device(device)
+    memory = []
     with torch.inference_mode(), autocast_for(device, dtype):
-        for _ in range(warmup):
-            with _sync(device):
-                out = fn()
-        with PeakMemory(device) as memory:
-            with _sync(device):
-                out = fn()
-        times = []
+        for fn in (fn_ours, fn_peer):
+            _timed(fn, device)
+            with PeakMemory(device) as peak:
+                _timed(fn, device)
+            memory.append(peak.peak_bytes)
+    return memory[0], memory[1]
+
+
+def time_pair(fn_ours, fn_peer, device, dtype=None, warmup: int = 2, repeats: int = 5):
+    """Median seconds per call and the last output, for ours and the peer.
+
+    Calls alternate between the two so that a change in background load hits both alike.
+    """
+    device = torch.device(device)
+    results = []
+    with torch.inference_mode(), autocast_for(device, dtype):
+        for fn in (fn_ours, fn_peer):
+            for _ in range(warmup):
+                _timed(fn, device)
+        times = ([], [])
+        outputs = [None, None]
         for _ in range(repeats):
-            start = time.perf_counter()
-            with _sync(device):
-                out = fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times), memory.peak_bytes, out
+            for k, fn in enumerate((fn_ours, fn_peer)):
+                seconds, outputs[k] = _timed(fn, device)
+                times[k].append(seconds)
+    for k in range(2):
+        results.append((statistics.median(times[k]), outputs[k]))
+    return tuple(results)
 
 
-def report_row(name: str, ours: tuple, peer: tuple) -> str:
-    (t_ours, m_ours, y_ours), (t_peer, m_peer, y_peer) = ours, peer
+def report_row(name: str, ours: tuple, peer: tuple, memory: tuple[int, int]) -> str:
+    (t_ours, y_ours), (t_peer, y_peer) = ours, peer
+    m_ours, m_peer = memory
     diff = (y_ours.float() - y_peer.float()).abs().max().item()
     return (
         f"{name:<38} ours {t_ours * 1e3:9.1f} ms  peer {t_peer * 1e3:9.1f} ms  "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hf_videomodels.layers import same_tf_padding
+from hf_videomodels.layers import ConvBNAct3d, same_tf_padding
 from hf_videomodels.models.i3d import I3DConfig, I3DForVideoClassification, I3DModel, I3DVideoProcessor
 from hf_videomodels.models.i3d.modeling_i3d import I3DInceptionBlock
 
@@ -91,6 +91,30 @@ class TestI3DConformance(VideoModelConformance):
 )
 def test_same_tf_padding_amounts(size, kernel, stride, expected):
     assert same_tf_padding(size, kernel, stride) == expected
+
+
+@pytest.mark.parametrize("size", [(5, 9, 8), (4, 8, 7)])
+@pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (7, 2), ((1, 3, 3), (1, 2, 2)), (2, 2)])
+def test_same_tf_conv_unit_matches_explicit_padding(size, kernel, stride):
+    """'same_tf' in ConvBNAct3d (static padding for stride 1, padding in forward otherwise) against F.pad + conv."""
+    torch.manual_seed(0)
+    unit = ConvBNAct3d(3, 4, kernel, stride=stride, padding="same_tf", batch_norm=False, activation=None)
+    x = torch.randn(2, 3, *size)
+    kernels, strides = unit.conv.kernel_size, unit.conv.stride
+    pads = [p for dim in (2, 1, 0) for p in same_tf_padding(size[dim], kernels[dim], strides[dim])]
+    expected = torch.nn.functional.conv3d(torch.nn.functional.pad(x, pads), unit.conv.weight, stride=strides)
+    actual = unit(x)
+    assert actual.shape[2:] == tuple(-(-n // s) for n, s in zip(size, strides))  # ceil(size / stride)
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5)
+
+
+def test_conv_unit_symmetric_padding_for_other_architectures():
+    unit = ConvBNAct3d(3, 8, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), eps=1e-5, momentum=0.1)
+    assert unit.conv.padding == (1, 3, 3) and not unit.pad_in_forward
+    assert unit.bn.eps == 1e-5 and isinstance(unit.act, torch.nn.ReLU)
+    assert unit(torch.randn(1, 3, 4, 16, 16)).shape == (1, 8, 4, 8, 8)
+    with pytest.raises(ValueError, match="same_tf"):
+        ConvBNAct3d(3, 8, 3, padding="same")
 
 
 def test_full_size_shapes_match_reference_table():
@@ -183,5 +207,5 @@ def test_inception_blocks_are_checkpointing_layers():
     model = I3DForVideoClassification(I3DConfig(**TINY, num_labels=2))
     blocks = [m for m in model.modules() if isinstance(m, I3DInceptionBlock)]
     assert len(blocks) == 9
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     assert all(block.gradient_checkpointing for block in blocks)

@@ -13,7 +13,7 @@ from transformers import AutoModelForVideoClassification, pipeline
 
 from hf_videomodels import demo, training
 from hf_videomodels.cli import main as cli_main
-from hf_videomodels.video_io import read_video
+from hf_videomodels.video_io import read_video, write_video
 
 TINY_TIMESFORMER = {
     "image_size": 32,
@@ -54,10 +54,10 @@ def test_motion_clips_need_time_to_classify():
 
 def test_write_video_is_a_real_file(tmp_path):
     frames = demo.motion_clip("top_to_bottom", np.random.default_rng(0))
-    path = demo.write_video(frames, tmp_path / "clip.mp4")
+    path = write_video(frames, tmp_path / "clip.mp4")
     decoded, info = read_video(path)
     assert decoded.shape == frames.shape
-    assert np.abs(decoded.astype(np.float32) - frames).mean() < 12  # lossy MPEG-4, but the same picture
+    assert np.abs(decoded.astype(np.float32) - frames).mean() < 12  # lossy H.264, but the same picture
 
 
 def test_load_video_folder_splits_stratified(motion_folder):
@@ -72,7 +72,7 @@ def test_load_video_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         training.load_video_folder(tmp_path / "missing")
     (tmp_path / "only_class").mkdir()
-    demo.write_video(demo.motion_clip("left_to_right", np.random.default_rng(0)), tmp_path / "only_class/a.mp4")
+    write_video(demo.motion_clip("left_to_right", np.random.default_rng(0)), tmp_path / "only_class/a.mp4")
     with pytest.raises(ValueError, match="at least two class"):
         training.load_video_folder(tmp_path)
 
@@ -177,3 +177,13 @@ def _recording_hub_api(calls):
             calls.append(("upload_folder", repo_id, folder_path))
 
     return RecordingApi
+
+
+@pytest.mark.slow
+def test_demo_main_job(tmp_path):
+    """The README's main job with its embedded defaults: >= 90 % on held-out files, a pipeline answer, a picture."""
+    result = demo.run_demo(output_dir=tmp_path / "demo", show_progress=False)
+    assert result.heldout_accuracy >= 0.9, result
+    assert result.example_predictions[0]["label"] == result.example_video.parent.name
+    assert result.picture.stat().st_size > 10_000
+    assert (tmp_path / "demo" / "model" / "model.safetensors").is_file()

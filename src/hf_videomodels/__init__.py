@@ -13,6 +13,8 @@ from .models.timesformer import (
     TimeSformerVideoProcessor,
 )
 from .registration import ARCHITECTURES, register_architectures
+from .video_io import VideoDecodingError, probe_video, read_video
+from .video_processing_utils import VideoClipProcessor
 
 __version__ = "0.1.0"
 
@@ -28,4 +30,8 @@ __all__ = [
     "TimeSformerForVideoClassification",
     "TimeSformerModel",
     "TimeSformerVideoProcessor",
+    "VideoClipProcessor",
+    "VideoDecodingError",
+    "probe_video",
+    "read_video",
 ]

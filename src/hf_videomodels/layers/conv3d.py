@@ -56,8 +56,8 @@ def static_same_tf_padding(kernel_size: Size3d, stride: Size3d) -> tuple[int, in
     return None
 
 
-def pad_same_tf(x: torch.Tensor, kernel_size: Size3d, stride: Size3d, value: float = 0.0) -> torch.Tensor:
-    """Pad a (batch, channels, time, height, width) tensor as TensorFlow's 'SAME' would before a conv/pool."""
+def pad_same_tf(x: torch.Tensor, kernel_size: Size3d, stride: Size3d) -> torch.Tensor:
+    """Zero-pad a (batch, channels, time, height, width) tensor as TensorFlow's 'SAME' would before a conv/pool."""
     kernel_size, stride = triple(kernel_size), triple(stride)
     pads: list[int] = []
     # F.pad lists the last dimension first: (w_before, w_after, h_before, h_after, t_before, t_after).
@@ -65,7 +65,7 @@ def pad_same_tf(x: torch.Tensor, kernel_size: Size3d, stride: Size3d, value: flo
         pads.extend(same_tf_padding(x.shape[2 + dim], kernel_size[dim], stride[dim]))
     if not any(pads):
         return x
-    return F.pad(x, pads, value=value)
+    return F.pad(x, pads)
 
 
 def _resolve_padding(padding: Padding3d, kernel_size: Size3d, stride: Size3d) -> tuple[tuple[int, int, int], bool]:
