@@ -96,6 +96,8 @@ def draw_summary(examples: list[tuple[Path, str, str]], log_history: list[dict],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .training import draw_training_curve
+
     frames_shown = 4
     fig = plt.figure(figsize=(2.0 * frames_shown, 1.9 * len(examples) + 3.0), dpi=110)
     grid = fig.add_gridspec(len(examples) + 2, frames_shown)
@@ -116,18 +118,7 @@ def draw_summary(examples: list[tuple[Path, str, str]], log_history: list[dict],
                     loc="left",
                     color="darkgreen" if ok else "darkred",
                 )
-    curve = fig.add_subplot(grid[len(examples) :, :])
-    steps = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
-    evals = [(e["step"], e["eval_top1_accuracy"]) for e in log_history if "eval_top1_accuracy" in e]
-    if steps:
-        curve.plot(*zip(*steps), color="tab:blue", marker=".", label="training loss")
-    curve.set_xlabel("step")
-    curve.set_ylabel("training loss", color="tab:blue")
-    if evals:
-        twin = curve.twinx()
-        twin.plot(*zip(*evals), color="tab:green", marker="o", label="validation top-1")
-        twin.set_ylim(0, 1.02)
-        twin.set_ylabel("validation top-1", color="tab:green")
+    draw_training_curve(fig.add_subplot(grid[len(examples) :, :]), log_history)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -170,26 +170,30 @@ def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
     return model, processor
 
 
+def draw_training_curve(axis, log_history: list[dict]) -> None:
+    """Training loss per logging step (left axis) and validation top-1 per evaluation (right axis)."""
+    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
+    evals = [(e["step"], e["eval_top1_accuracy"]) for e in log_history if "eval_top1_accuracy" in e]
+    if train:
+        axis.plot(*zip(*train), color="tab:blue", marker=".")
+    axis.set_xlabel("step")
+    axis.set_ylabel("training loss", color="tab:blue")
+    if evals:
+        accuracy_axis = axis.twinx()
+        accuracy_axis.plot(*zip(*evals), color="tab:green", marker="o")
+        accuracy_axis.set_ylim(0, 1.02)
+        accuracy_axis.set_ylabel("validation top-1 accuracy", color="tab:green")
+
+
 def plot_training_curve(log_history: list[dict], path) -> Path:
-    """Training loss per logging step and validation accuracy per evaluation, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
-    evals = [(e["step"], e["eval_top1_accuracy"]) for e in log_history if "eval_top1_accuracy" in e]
-    fig, loss_axis = plt.subplots(figsize=(6, 3.5), dpi=120)
-    if train:
-        loss_axis.plot(*zip(*train), color="tab:blue", marker=".", label="training loss")
-    loss_axis.set_xlabel("step")
-    loss_axis.set_ylabel("training loss", color="tab:blue")
-    if evals:
-        accuracy_axis = loss_axis.twinx()
-        accuracy_axis.plot(*zip(*evals), color="tab:green", marker="o", label="validation top-1")
-        accuracy_axis.set_ylim(0, 1.02)
-        accuracy_axis.set_ylabel("validation top-1 accuracy", color="tab:green")
-    loss_axis.set_title("Training curve")
+    fig, axis = plt.subplots(figsize=(6, 3.5), dpi=120)
+    draw_training_curve(axis, log_history)
+    axis.set_title("Training curve")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
