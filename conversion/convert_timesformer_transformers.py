@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import ConversionError, base_arg_parser, save_converted
+from conversion.common import ConversionError, base_arg_parser, load_converted, save_converted
 from conversion.convert_timesformer_original import SourceLayout, rename_tensors
 from hf_videomodels.models.timesformer.configuration_timesformer import TimeSformerConfig
 from hf_videomodels.models.timesformer.modeling_timesformer import TimeSformerForVideoClassification
@@ -94,9 +94,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     theirs = TimesformerForVideoClassification.from_pretrained(args.checkpoint)
     config, converted = convert_transformers_timesformer(theirs.state_dict(), theirs.config)
-    model = TimeSformerForVideoClassification(config)
-    model.load_state_dict(converted, strict=True)
-    model.eval()
+    model = load_converted(TimeSformerForVideoClassification, config, converted)
     # The Hub checkpoints ship a VideoMAE image processor: short side, centre crop, mean/std normalisation.
     image_processor = AutoImageProcessor.from_pretrained(args.checkpoint)
     crop = image_processor.crop_size

@@ -46,8 +46,6 @@ class VideoModelConformance:
     classification_model_class = None
     video_processor_class = None
     has_attentions = False
-    # Absolute tolerance for comparisons that should be exact up to float reordering.
-    atol = 1e-5
     # The CPU suite compiles with inductor; set "aot_eager" on a subclass only if inductor cannot build there.
     compile_backend = "inductor"
 
@@ -148,6 +146,17 @@ class VideoModelConformance:
         # Asking for the maps must not change the prediction (explicit softmax path vs. SDPA path).
         assert _max_diff(outputs.logits, plain.logits) < 1e-4
 
+    def test_eager_attention_matches_sdpa(self, tmp_path):
+        if not self.has_attentions:
+            pytest.skip("no attention layers")
+        model, config = self._classifier()
+        model.save_pretrained(tmp_path)
+        eager = self.classification_model_class.from_pretrained(tmp_path, attn_implementation="eager").eval()
+        assert eager.config._attn_implementation == "eager" and model.config._attn_implementation == "sdpa"
+        pixel_values = self.make_pixel_values(config)
+        with torch.no_grad():
+            assert _max_diff(eager(pixel_values).logits, model(pixel_values).logits) < 1e-5
+
     @pytest.mark.parametrize(
         "problem_type", ["single_label_classification", "multi_label_classification", "regression"]
     )
@@ -200,8 +209,8 @@ class VideoModelConformance:
         model, config = self._classifier(seed=1)
         model.train()
         reference = copy.deepcopy(model)
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        assert model.is_gradient_checkpointing
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        assert model.is_activation_checkpointing
         pixel_values = self.make_pixel_values(config)
         labels = torch.arange(pixel_values.shape[0]) % config.num_labels
         for net in (model, reference):

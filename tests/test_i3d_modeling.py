@@ -11,6 +11,7 @@ from hf_videomodels.models.i3d import I3DConfig, I3DForVideoClassification, I3DM
 from hf_videomodels.models.i3d.modeling_i3d import I3DInceptionBlock
 
 from .conformance import VideoModelConformance
+from .utils import randomize_batch_norm
 
 # Inception-V1 topology with narrow channels: the whole suite runs in seconds on a CPU.
 TINY = {
@@ -25,19 +26,6 @@ TINY = {
 
 def _ceil_half(n: int) -> int:
     return -(-n // 2)
-
-
-def randomize_batch_norm(model: torch.nn.Module, seed: int = 0) -> None:
-    """Non-trivial statistics and affine parameters, so eval-mode BatchNorm is not the identity (and a
-    BatchNorm mapped to the wrong unit shows)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.running_mean.normal_(0, 0.1, generator=generator)
-                module.running_var.uniform_(0.5, 1.5, generator=generator)
-                module.weight.uniform_(0.5, 1.5, generator=generator)
-                module.bias.normal_(0, 0.1, generator=generator)
 
 
 class TestI3DConformance(VideoModelConformance):

@@ -12,7 +12,7 @@ from conversion.convert_i3d_googlenet import inflate_googlenet_state_dict
 from hf_videomodels.layers import inflate_conv_weight, inflate_state_dict, temporal_kernel_sizes_like
 from hf_videomodels.models.i3d import I3DConfig, I3DModel
 
-from .test_i3d_modeling import randomize_batch_norm
+from .utils import randomize_batch_norm
 
 # ---- layers/inflate.py ----------------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from conversion.convert_timesformer_original import (
     convert_timesformer_checkpoint,
     extract_state_dict,
     main,
-    read_labels,
     video_processor_kwargs,
 )
+from conversion.common import read_labels
 from hf_videomodels.models.timesformer import TimeSformerForVideoClassification
 
 from .conftest import REFERENCE_DIR, require_shared

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .models.i3d.configuration_i3d import INCEPTION_V1_CHANNELS
 from .video_io import read_video, write_video

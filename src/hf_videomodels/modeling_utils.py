@@ -71,7 +71,14 @@ class VideoPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         std = getattr(self.config, "initializer_range", 0.02)
-        if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+        if isinstance(module, nn.Conv3d) and module is not getattr(self, "classifier", None):
+            # He init keeps activations O(1) through a ReLU stack even in eval mode, where fresh BatchNorm is
+            # the identity; a fixed std of 0.02 shrinks them geometrically with depth (logits ~1e-16 in a narrow
+            # I3D). A conv classifier keeps the small init below.
+            init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)):
             init.trunc_normal_(module.weight, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)

@@ -6,7 +6,9 @@ output projection ``proj``. Checkpoints in that layout load without any reshuffl
 
 The fast path is ``F.scaled_dot_product_attention``. SDPA cannot return the attention probabilities, so when
 they are asked for the same math is computed explicitly (scores scaled *after* ``q @ k^T``, as the
-originals do) and the probabilities are returned beside the output.
+originals do) and the probabilities are returned beside the output. The explicit path is also there on
+request (``use_sdpa=False``, i.e. a model loaded with ``attn_implementation="eager"``): on CPUs with bf16
+matrix units, two bf16 matmuls beat SDPA's CPU kernel.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class MultiHeadSelfAttention(nn.Module):
         attention_dropout: dropout on the attention probabilities (training only).
         proj_dropout: dropout after the output projection.
 
-    ``forward(hidden_states, attention_bias=None, output_attentions=False)`` returns ``(output, probs)``;
+    ``forward(hidden_states, attention_bias=None, output_attentions=False, use_sdpa=True)`` returns
+    ``(output, probs)``;
     ``probs`` is ``(batch, heads, tokens, tokens)`` when requested and ``None`` otherwise.
     ``attention_bias`` is anything SDPA accepts as ``attn_mask`` and broadcasts to
     ``(batch, heads, tokens, tokens)``: a float tensor added to the scores (e.g. relative position bias) or
@@ -57,21 +60,23 @@ class MultiHeadSelfAttention(nn.Module):
         hidden_states: torch.Tensor,
         attention_bias: torch.Tensor | None = None,
         output_attentions: bool = False,
+        use_sdpa: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, tokens, dim = hidden_states.shape
         qkv = self.qkv(hidden_states).view(batch, tokens, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (batch, heads, tokens, head_dim)
         dropout = self.attention_dropout if self.training else 0.0
         probs = None
-        if output_attentions:
+        if output_attentions or not use_sdpa:
             scores = (query @ key.transpose(-2, -1)) * self.scale
             if attention_bias is not None:
                 if attention_bias.dtype == torch.bool:
                     scores = scores.masked_fill(~attention_bias, float("-inf"))
                 else:
                     scores = scores + attention_bias
-            probs = F.dropout(scores.softmax(dim=-1), p=dropout, training=self.training)
-            context = probs @ value
+            weights = F.dropout(scores.softmax(dim=-1), p=dropout, training=self.training)
+            context = weights @ value
+            probs = weights if output_attentions else None
         else:
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_bias, dropout_p=dropout)
         context = context.transpose(1, 2).reshape(batch, tokens, dim)

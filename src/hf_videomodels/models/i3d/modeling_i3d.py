@@ -12,7 +12,6 @@ from functools import partial
 
 import torch
 from torch import nn
-from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -63,17 +62,6 @@ class I3DPreTrainedModel(VideoPreTrainedModel):
     config_class = I3DConfig
     base_model_prefix = "i3d"
     _no_split_modules = ["I3DInceptionBlock"]
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Conv3d) and module is not getattr(self, "classifier", None):
-            # He init keeps activations O(1) through the ReLU stack even in eval mode, where fresh BatchNorm is
-            # the identity; the generic std of 0.02 shrinks them geometrically with depth (logits ~1e-16 in a
-            # narrow test config). The classifier keeps the generic small init.
-            init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        else:
-            super()._init_weights(module)
 
 
 class I3DModel(I3DPreTrainedModel):

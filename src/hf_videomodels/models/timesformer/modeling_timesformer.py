@@ -174,10 +174,10 @@ class TimeSformerAttentionStep(nn.Module):
         self.drop_path = DropPath(drop_path_rate)
 
     def forward(
-        self, hidden_states: torch.Tensor, grid: TokenGrid, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, grid: TokenGrid, output_attentions: bool = False, use_sdpa: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.spec.grouping == "sequence":
-            output, probs = self.attention(self.norm(hidden_states), output_attentions=output_attentions)
+            output, probs = self.attention(self.norm(hidden_states), None, output_attentions, use_sdpa)
             return hidden_states + self.drop_path(output), probs
 
         batch, _, dim = hidden_states.shape
@@ -187,7 +187,7 @@ class TimeSformerAttentionStep(nn.Module):
         groups_per_clip = groups.shape[0] // batch
         if self.spec.with_cls:
             groups = torch.cat((cls.repeat_interleave(groups_per_clip, dim=0), groups), dim=1)
-        output, probs = self.attention(self.norm(groups), output_attentions=output_attentions)
+        output, probs = self.attention(self.norm(groups), None, output_attentions, use_sdpa)
         output = self.drop_path(output)
         if self.spec.with_cls:
             cls = cls + output[:, :1].unflatten(0, (batch, groups_per_clip)).mean(dim=1)
@@ -212,11 +212,11 @@ class TimeSformerLayer(GradientCheckpointingLayer):
         self.drop_path = DropPath(drop_path_rate)
 
     def forward(
-        self, hidden_states: torch.Tensor, grid: TokenGrid, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, grid: TokenGrid, output_attentions: bool = False, use_sdpa: bool = True
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         maps = []
         for step in self.attentions.values():
-            hidden_states, probs = step(hidden_states, grid, output_attentions)
+            hidden_states, probs = step(hidden_states, grid, output_attentions, use_sdpa)
             maps.append(probs)
         hidden_states = hidden_states + self.drop_path(self.mlp(self.mlp_norm(hidden_states)))
         return hidden_states, tuple(maps) if output_attentions else ()
@@ -322,8 +322,10 @@ class TimeSformerModel(TimeSformerPreTrainedModel):
         hidden_states, grid = self.embeddings(pixel_values)
         all_hidden_states = [hidden_states] if output_hidden_states else None
         all_attentions = [] if output_attentions else None
+        # attn_implementation="eager" (from_pretrained or the config) selects the explicit attention path.
+        use_sdpa = self.config._attn_implementation != "eager"
         for layer in self.layers:
-            hidden_states, maps = layer(hidden_states, grid, output_attentions)
+            hidden_states, maps = layer(hidden_states, grid, output_attentions, use_sdpa)
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
             if output_attentions:

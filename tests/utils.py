@@ -1,0 +1,18 @@
+"""Helpers several test modules share."""
+
+from __future__ import annotations
+
+import torch
+
+
+def randomize_batch_norm(model: torch.nn.Module, seed: int = 0) -> None:
+    """Non-trivial statistics and affine parameters, so eval-mode BatchNorm is not the identity (and a
+    BatchNorm mapped to the wrong unit shows)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.normal_(0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 1.5, generator=generator)
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0, 0.1, generator=generator)
