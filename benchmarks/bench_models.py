@@ -40,7 +40,7 @@ SHARED = Path(REPO.parent / "shared")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def timesformer_pair(device):
+def timesformer_pair(device, attn_implementation: str):
     from transformers import TimesformerConfig, TimesformerForVideoClassification
 
     torch.manual_seed(0)
@@ -48,7 +48,7 @@ def timesformer_pair(device):
         TimesformerConfig(num_labels=400, num_frames=8, image_size=224, attention_type="divided_space_time")
     ).eval()
     config, state_dict = convert_transformers_timesformer(theirs.state_dict(), theirs.config)
-    ours = TimeSformerForVideoClassification(config).eval()
+    ours = TimeSformerForVideoClassification._from_config(config, attn_implementation=attn_implementation).eval()
     ours.load_state_dict(state_dict, strict=True)
     pixel_values = torch.randn(1, 8, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     ours, theirs, pixel_values = ours.to(device), theirs.to(device), pixel_values.to(device)
@@ -105,6 +105,10 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--channels-last", action=argparse.BooleanOptionalAction, default=True, help="ours in channels_last_3d"
     )
+    parser.add_argument(
+        "--attn-implementation", nargs="+", default=["sdpa", "eager"], choices=["sdpa", "eager"],
+        help="our TimeSformer's attention path(s) to time",
+    )
     parser.add_argument("--compile", action="store_true", help="also time both under torch.compile")
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -119,8 +123,10 @@ def main(argv=None) -> None:
         device = torch.device(device_name)
         if device.type == "cuda":
             print(f"device: {torch.cuda.get_device_name(device)}")
-        run, ours, theirs = timesformer_pair(device)
-        pairs = [("TimeSformer divST 8x224", run, run, ours, theirs)]
+        pairs = []
+        for attn in args.attn_implementation:
+            run, ours, theirs = timesformer_pair(device, attn)
+            pairs.append((f"TimeSformer divST 8x224 ({attn})", run, run, ours, theirs))
         if args.pytorch_i3d:
             layout = "channels_last_3d" if args.channels_last else "contiguous"
             pairs.append((f"I3D rgb 16x224 ({layout})", *i3d_pair(device, args.pytorch_i3d, args.channels_last)))

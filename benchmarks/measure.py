@@ -106,9 +106,11 @@ def time_pair(fn_ours, fn_peer, device, dtype=None, warmup: int = 2, repeats: in
                 _timed(fn, device)
         times = ([], [])
         outputs = [None, None]
-        for _ in range(repeats):
-            for k, fn in enumerate((fn_ours, fn_peer)):
-                seconds, outputs[k] = _timed(fn, device)
+        for repeat in range(repeats):
+            # Alternate which goes first, so neither always runs on caches the other warmed.
+            order = (0, 1) if repeat % 2 == 0 else (1, 0)
+            for k in order:
+                seconds, outputs[k] = _timed((fn_ours, fn_peer)[k], device)
                 times[k].append(seconds)
     for k in range(2):
         results.append((statistics.median(times[k]), outputs[k]))
