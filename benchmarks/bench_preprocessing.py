@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import time_forward  # noqa: E402
+from measure import time_call  # noqa: E402
 
 from hf_videomodels.models.i3d.video_processing_i3d import I3DVideoProcessor  # noqa: E402
 from hf_videomodels.models.timesformer.video_processing_timesformer import TimeSformerVideoProcessor  # noqa: E402
@@ -84,7 +84,7 @@ def main() -> None:
             forward_seconds = None
             if forward is not None:
                 torch.set_num_threads(2)
-                forward_seconds = time_forward(forward, "cpu", warmup=1, repeats=args.repeats)[0]
+                forward_seconds = time_call(forward, "cpu", repeats=args.repeats)[0]
                 print(f"{architecture}: model forward (fp32, full size, 2 threads) {forward_seconds * 1e3:8.1f} ms")
             for name, path in videos.items():
                 for threads in (1, 2):
@@ -93,7 +93,7 @@ def main() -> None:
                     def preprocess(processor=processor, path=path):
                         return processor(path)["pixel_values"]
 
-                    seconds, _, out = time_forward(preprocess, "cpu", warmup=1, repeats=args.repeats)
+                    seconds, out = time_call(preprocess, "cpu", repeats=args.repeats)
                     row = f"  preprocess {name:<30} {threads} thread(s): {seconds * 1e3:7.1f} ms -> {tuple(out.shape)}"
                     if forward_seconds is not None and threads == 2:
                         row += f"  preprocessing / forward = {seconds / forward_seconds:.2f}"

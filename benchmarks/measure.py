@@ -93,6 +93,16 @@ def peak_memory_pair(fn_ours, fn_peer, device, dtype=None) -> tuple[int, int]:
     return memory[0], memory[1]
 
 
+def time_call(fn, device="cpu", dtype=None, warmup: int = 1, repeats: int = 5) -> tuple[float, object]:
+    """Median seconds per call and the last output."""
+    device = torch.device(device)
+    with torch.inference_mode(), autocast_for(device, dtype):
+        for _ in range(warmup):
+            _timed(fn, device)
+        runs = [_timed(fn, device) for _ in range(repeats)]
+    return statistics.median(seconds for seconds, _ in runs), runs[-1][1]
+
+
 def time_pair(fn_ours, fn_peer, device, dtype=None, warmup: int = 2, repeats: int = 5):
     """Median seconds per call and the last output, for ours and the peer.
 

@@ -24,7 +24,14 @@ from pathlib import Path
 import torch
 
 from conversion.common import ConversionError, base_arg_parser, load_converted, save_converted
-from conversion.convert_timesformer_original import SourceLayout, rename_tensors
+from conversion.convert_timesformer_original import (
+    DATASETS,
+    PRETRAINED_VARIANTS,
+    PretrainedVariant,
+    SourceLayout,
+    rename_tensors,
+    video_processor_kwargs,
+)
 from hf_videomodels.models.timesformer.configuration_timesformer import TimeSformerConfig
 from hf_videomodels.models.timesformer.modeling_timesformer import TimeSformerForVideoClassification
 
@@ -84,6 +91,41 @@ def convert_transformers_timesformer(
     return config, rename_tensors(state_dict, config, TRANSFORMERS_LAYOUT)
 
 
+def matching_variant(config: TimeSformerConfig) -> PretrainedVariant | None:
+    """The published original checkpoint with this model's frames, resolution and class count, if any: the
+    Hub's facebook/timesformer-* models are those checkpoints' weights."""
+    for variant in PRETRAINED_VARIANTS.values():
+        dataset = DATASETS[variant.dataset]
+        if (variant.num_frames, variant.image_size, dataset.num_labels) == (
+            config.num_frames,
+            config.image_size,
+            config.num_labels,
+        ):
+            return variant
+    return None
+
+
+def transformers_processor_kwargs(config: TimeSformerConfig, image_processor) -> dict:
+    """Video processor settings for a transformers TimeSformer folder.
+
+    Frame sampling and channel order follow the original recipe of the matching published checkpoint (the
+    image processor those folders ship has no notion of time); resize, crop and normalisation are the
+    folder's own image processor's (the Hub ports use mean/std 0.5 where the original used 0.45/0.225).
+    """
+    kwargs = video_processor_kwargs(config, matching_variant(config), None)
+    crop = image_processor.crop_size
+    kwargs.update(
+        size=dict(image_processor.size),
+        crop_size={"height": crop["height"], "width": crop["width"]},
+        do_rescale=image_processor.do_rescale,
+        rescale_factor=image_processor.rescale_factor,
+        do_normalize=image_processor.do_normalize,
+        image_mean=list(image_processor.image_mean),
+        image_std=list(image_processor.image_std),
+    )
+    return kwargs
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = base_arg_parser("Convert a transformers TimeSformer (Hub id or folder) to an hf_videomodels folder.")
     args = parser.parse_args(argv)
@@ -95,19 +137,7 @@ def main(argv: list[str] | None = None) -> Path:
     theirs = TimesformerForVideoClassification.from_pretrained(args.checkpoint)
     config, converted = convert_transformers_timesformer(theirs.state_dict(), theirs.config)
     model = load_converted(TimeSformerForVideoClassification, config, converted)
-    # The Hub checkpoints ship a VideoMAE image processor: short side, centre crop, mean/std normalisation.
-    image_processor = AutoImageProcessor.from_pretrained(args.checkpoint)
-    crop = image_processor.crop_size
-    processor_kwargs = {
-        "num_frames": config.num_frames,
-        "size": dict(image_processor.size),
-        "crop_size": {"height": crop["height"], "width": crop["width"]},
-        "do_rescale": image_processor.do_rescale,
-        "rescale_factor": image_processor.rescale_factor,
-        "do_normalize": image_processor.do_normalize,
-        "image_mean": list(image_processor.image_mean),
-        "image_std": list(image_processor.image_std),
-    }
+    processor_kwargs = transformers_processor_kwargs(config, AutoImageProcessor.from_pretrained(args.checkpoint))
     processor = TimeSformerVideoProcessor(**processor_kwargs)
     model_id = args.push_to_hub or Path(args.output).name
     card = render_model_card(

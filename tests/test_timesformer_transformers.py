@@ -117,3 +117,34 @@ def test_no_qkv_bias_and_strictness():
     del state_dict["timesformer.encoder.layer.1.temporal_dense.bias"]
     with pytest.raises(ConversionError, match=r"layer\.1\.temporal_dense\.bias"):
         convert_transformers_timesformer(state_dict, theirs.config)
+
+
+def test_cli_converts_a_transformers_folder(tmp_path):
+    """--checkpoint takes a folder written by transformers (a Hub id works the same way through the cache)."""
+    from transformers import AutoVideoProcessor, VideoMAEImageProcessor
+
+    from conversion.convert_timesformer_transformers import main
+
+    theirs, ours = transformers_pair("divided_space_time")
+    source = tmp_path / "theirs"
+    theirs.save_pretrained(source)
+    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(source)
+    output = main(["--checkpoint", str(source), "--output", str(tmp_path / "ours")])
+    converted = TimeSformerForVideoClassification.from_pretrained(output).eval()
+    pixel_values = torch.randn(1, TINY["num_frames"], 3, 32, 32)
+    with torch.no_grad():
+        assert (converted(pixel_values).logits - theirs(pixel_values.float()).logits).abs().max() < TOLERANCE
+    processor = AutoVideoProcessor.from_pretrained(output)
+    assert list(processor.image_mean) == [0.5, 0.5, 0.5] and processor.crop_size["height"] == 32  # the folder's own
+    assert processor.num_frames == TINY["num_frames"]
+    assert (output / "README.md").read_text().count("transformers") >= 1
+
+
+def test_published_hub_ports_get_their_original_frame_recipe():
+    from conversion.convert_timesformer_transformers import matching_variant
+
+    base_k400 = convert_config(TimesformerConfig(num_labels=400))  # facebook/timesformer-base-finetuned-k400
+    assert matching_variant(base_k400).frame_sample_rate == 32
+    hr_ssv2 = convert_config(TimesformerConfig(num_labels=174, num_frames=16, image_size=448))
+    assert matching_variant(hr_ssv2).dataset == "SSv2"
+    assert matching_variant(convert_config(TimesformerConfig(**TINY))) is None
