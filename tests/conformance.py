@@ -9,6 +9,7 @@ knows about a particular architecture.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import av
 import numpy as np
@@ -23,6 +24,7 @@ from transformers import (
 )
 
 import hf_videomodels  # noqa: F401  (registers the Auto classes)
+from hf_videomodels.video_io import write_video
 
 from .conftest import SAMPLE_GIF, require_shared
 
@@ -278,8 +280,22 @@ class VideoModelConformance:
         with pytest.raises(ValueError, match="pixel_values"):
             model(pixel_values[:, :, :1])  # wrong channel count
 
-    def test_pipeline_on_real_file(self, tmp_path):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def real_clips(cls, tmp_path_factory) -> dict[str, Path]:
+        """The shared GIF, and the same clip transcoded with PyAV to H.264 MP4 and MPEG-4 AVI."""
         gif = require_shared(SAMPLE_GIF)
+        frames, fps = _decode_all_frames(gif)
+        folder = tmp_path_factory.mktemp("clips")
+        return {
+            "gif": gif,
+            "mp4": write_video(frames, folder / "clip.mp4", fps=round(fps), codec="h264"),
+            "avi": write_video(frames, folder / "clip.avi", fps=round(fps), codec="mpeg4"),
+        }
+
+    @pytest.mark.parametrize("container", ["gif", "mp4", "avi"])
+    def test_pipeline_on_real_file(self, tmp_path, real_clips, container):
+        video = real_clips[container]
         model, config = self._classifier(num_labels=5)
         config.id2label = {i: f"class_{i}" for i in range(5)}
         config.label2id = {v: k for k, v in config.id2label.items()}
@@ -289,11 +305,11 @@ class VideoModelConformance:
         processor.save_pretrained(tmp_path)
 
         classifier = pipeline("video-classification", model=str(tmp_path))
-        predictions = classifier(str(gif), top_k=3)
+        predictions = classifier(str(video), top_k=3)
         assert len(predictions) == 3
 
         # The same answer computed without the pipeline, from frames decoded independently.
-        frames, fps = _decode_all_frames(gif)
+        frames, fps = _decode_all_frames(video)
         inputs = processor(frames, video_metadata={"fps": fps}, return_tensors="pt")
         with torch.no_grad():
             probs = model(**inputs).logits[0].softmax(-1)

@@ -76,6 +76,15 @@ def _cmd_classify(args) -> int:
         return 2
     for prediction in predictions:
         print(f"{prediction['score']:.4f}  {prediction['label']}")
+    if args.attention_map:
+        from .visualization import save_attention_maps
+
+        try:
+            picture = save_attention_maps(classifier.model, classifier.video_processor, args.video, args.attention_map)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"attention maps: {picture}")
     return 0
 
 
@@ -112,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--model", required=True)
     classify.add_argument("--top-k", type=int, default=5)
     classify.add_argument("--device", default=None, help="e.g. cpu, cuda")
+    classify.add_argument(
+        "--attention-map", metavar="PATH", help="also draw the last block's cls attention per frame to this PNG"
+    )
     classify.set_defaults(func=_cmd_classify)
     return parser
 
