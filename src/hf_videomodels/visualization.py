@@ -166,7 +166,7 @@ def _draw(frames: np.ndarray, maps: np.ndarray, frame_indices, title: str, subti
     colorbar.set_label("share of the frame's attention", fontsize=8)
     fig.suptitle(f"{title}\n{subtitle}", fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")  # no empty margins around the grid and colour bar
     plt.close(fig)
     return path
 
