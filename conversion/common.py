@@ -176,11 +176,20 @@ def load_converted(model_class, config, state_dict: Mapping[str, torch.Tensor]):
     return model.eval()
 
 
-def base_arg_parser(description: str) -> argparse.ArgumentParser:
+def base_arg_parser(description: str, default_labels: str | None = None) -> argparse.ArgumentParser:
+    """``--checkpoint --output [--push-to-hub REPO]``, and ``--labels`` when the source has no class names."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--checkpoint", required=True, help="path or URL of the original checkpoint")
     parser.add_argument("--output", required=True, help="folder to write the converted model to")
     parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="also push the result to this Hub repo")
+    if default_labels is not None:
+        parser.add_argument(
+            "--labels",
+            type=read_labels,
+            default=None,
+            help="class names in logit order (path or URL): one per line, a JSON list, or SSv2's JSON "
+            f"{{name: index}}; default: {default_labels}",
+        )
     return parser
 
 

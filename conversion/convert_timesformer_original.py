@@ -41,7 +41,6 @@ from conversion.common import (
     load_checkpoint,
     load_converted,
     packaged_labels,
-    read_labels,
     save_converted,
 )
 from hf_videomodels.models.timesformer.configuration_timesformer import TimeSformerConfig
@@ -426,30 +425,26 @@ def model_card(model_id: str, config: TimeSformerConfig, checkpoint_name: str, p
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = base_arg_parser("Convert a facebookresearch/TimeSformer .pyth checkpoint to an hf_videomodels folder.")
+    parser = base_arg_parser(
+        "Convert a facebookresearch/TimeSformer .pyth checkpoint to an hf_videomodels folder.",
+        default_labels="the packaged Kinetics-400/600 names; SSv2 needs its labels JSON",
+    )
     parser.add_argument(
         "--variant",
         default=None,
         help="official file name if the checkpoint was renamed (default: the checkpoint's own file name)",
     )
     parser.add_argument("--num-heads", type=int, default=None, help="attention heads (default 12 for width 768)")
-    parser.add_argument(
-        "--labels",
-        default=None,
-        help="class names (path or URL): one per line, a JSON list, or SSv2's JSON {name: index}; "
-        "default: packaged Kinetics-400/600 names",
-    )
     args = parser.parse_args(argv)
     from hf_videomodels.models.timesformer import TimeSformerVideoProcessor
 
     checkpoint_name = Path(str(args.checkpoint).split("?")[0]).name
     variant_name = args.variant or (checkpoint_name if find_variant(checkpoint_name) else None)
     checkpoint = load_checkpoint(args.checkpoint)
-    labels = read_labels(args.labels) if args.labels else None
     variant = find_variant(variant_name)
-    if variant is not None and DATASETS[variant.dataset].labels_file is None and labels is None:
+    if variant is not None and DATASETS[variant.dataset].labels_file is None and args.labels is None:
         logger.warning("no class names for %s: pass --labels (SSv2: the dataset's labels JSON)", variant_name)
-    config, converted = convert_timesformer_checkpoint(checkpoint, args.num_heads, variant_name, labels)
+    config, converted = convert_timesformer_checkpoint(checkpoint, args.num_heads, variant_name, args.labels)
     model = load_converted(TimeSformerForVideoClassification, config, converted)
     _, cfg = extract_state_dict(checkpoint)
     processor_kwargs = video_processor_kwargs(config, variant, cfg)

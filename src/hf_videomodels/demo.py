@@ -140,7 +140,8 @@ def run_demo(
     output_dir = Path(output_dir)
     data_dir = make_motion_dataset(output_dir / "data" / "train", videos_per_class, seed)
     heldout_dir = make_motion_dataset(output_dir / "data" / "heldout", heldout_per_class, seed + 1)
-    print(f"wrote {videos_per_class * len(DIRECTIONS)} training and {heldout_per_class * len(DIRECTIONS)} held-out videos")
+    total, heldout = videos_per_class * len(DIRECTIONS), heldout_per_class * len(DIRECTIONS)
+    print(f"wrote {total} training and {heldout} held-out videos")
 
     result = train(
         TrainConfig(

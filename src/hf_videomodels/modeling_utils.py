@@ -25,6 +25,15 @@ def check_video_input(pixel_values: torch.Tensor, num_channels: int, name: str =
         raise TypeError(f"{name} must be a floating point tensor (run the video processor), got {pixel_values.dtype}")
 
 
+def output_flags(config, output_hidden_states, output_attentions, return_dict) -> tuple[bool, bool, bool]:
+    """The forward's output switches, each taken from the config when the caller left it as None."""
+    return (
+        config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+        config.output_attentions if output_attentions is None else output_attentions,
+        config.return_dict if return_dict is None else return_dict,
+    )
+
+
 def fold_views(pixel_values: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Multi-view evaluation input (batch, views, frames, C, H, W) -> (batch * views, frames, C, H, W)."""
     if pixel_values.ndim == 6:
@@ -110,11 +119,9 @@ class VideoClassificationMixin:
         return_dict: bool | None = None,
         **kwargs,
     ) -> ImageClassifierOutput | tuple:
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states, output_attentions, return_dict = output_flags(
+            self.config, output_hidden_states, output_attentions, return_dict
         )
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         if isinstance(pixel_values, torch.Tensor) and pixel_values.ndim == 6:
             pixel_values, num_views = fold_views(pixel_values)
         else:

@@ -16,7 +16,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from ...layers import SAME_TF, ConvBNAct3d, MaxPool3dSameTF
-from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input
+from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
 from .configuration_i3d import INCEPTION_BLOCK_NAMES, I3DConfig
 
 
@@ -132,10 +132,7 @@ class I3DModel(I3DPreTrainedModel):
         **kwargs,
     ) -> BaseModelOutputWithPooling | tuple:
         """``output_attentions`` is accepted for a uniform API; a CNN has no attention maps."""
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states, _, return_dict = output_flags(self.config, output_hidden_states, False, return_dict)
         check_video_input(pixel_values, self.config.num_channels)
         self._check_input_size(pixel_values)
 

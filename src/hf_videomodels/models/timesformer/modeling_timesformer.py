@@ -60,7 +60,7 @@ from ...layers.drop_path import DropPath
 from ...layers.mlp import Mlp
 from ...layers.patch_embed import FramePatchEmbedding, pair
 from ...layers.pos_embed import resize_position_embeddings, resize_time_embeddings
-from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input
+from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
 from .configuration_timesformer import TimeSformerConfig
 
 
@@ -312,11 +312,9 @@ class TimeSformerModel(TimeSformerPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling | tuple:
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states, output_attentions, return_dict = output_flags(
+            self.config, output_hidden_states, output_attentions, return_dict
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         check_video_input(pixel_values, self.config.num_channels)
 
         hidden_states, grid = self.embeddings(pixel_values)
