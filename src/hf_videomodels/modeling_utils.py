@@ -36,10 +36,9 @@ def output_flags(config, output_hidden_states, output_attentions, return_dict) -
 
 def fold_views(pixel_values: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Multi-view evaluation input (batch, views, frames, C, H, W) -> (batch * views, frames, C, H, W)."""
-    if pixel_values.ndim == 6:
-        batch, views = pixel_values.shape[:2]
-        return pixel_values.flatten(0, 1), views
-    return pixel_values, 1
+    if isinstance(pixel_values, torch.Tensor) and pixel_values.ndim == 6:
+        return pixel_values.flatten(0, 1), pixel_values.shape[1]
+    return pixel_values, 1  # anything else is checked (with a clear message) by the model itself
 
 
 def average_views(logits: torch.Tensor, num_views: int) -> torch.Tensor:
@@ -122,10 +121,7 @@ class VideoClassificationMixin:
         output_hidden_states, output_attentions, return_dict = output_flags(
             self.config, output_hidden_states, output_attentions, return_dict
         )
-        if isinstance(pixel_values, torch.Tensor) and pixel_values.ndim == 6:
-            pixel_values, num_views = fold_views(pixel_values)
-        else:
-            num_views = 1
+        pixel_values, num_views = fold_views(pixel_values)
         logits, base_outputs = self.compute_logits(
             pixel_values, output_hidden_states=output_hidden_states, output_attentions=output_attentions
         )
