@@ -175,5 +175,7 @@ def test_cli_attention_map(sample_gif, tmp_path, capsys):
     I3DVideoProcessor(num_frames=16, size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}).save_pretrained(i3d)
     code = cli_main(["classify", str(sample_gif), "--model", str(i3d), "--attention-map", str(tmp_path / "no.png")])
     assert code == 2
-    assert "error: I3DForVideoClassification has no attention maps" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "error: I3DForVideoClassification has no attention maps" in captured.err
+    assert captured.out == ""  # refused before classifying, not after printing predictions
     assert not (tmp_path / "no.png").exists()

@@ -1,11 +1,33 @@
 """``hf-videomodels``: demo (the main job), train, classify."""
 
+# Only the standard library at module level: the command parses its arguments (and answers --help) before
+# the package, torch and transformers are imported (see ``hf_videomodels_cli``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help, except where the default is "not given" (None or False)."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _json_dict(text: str) -> dict:
@@ -63,39 +85,54 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _check_device(device: str | None) -> None:
+    """Refuse a device this machine does not have before loading a model onto it."""
+    if device is None:
+        return
+    import torch
+
+    from .errors import UserInputError
+
+    try:
+        wanted = torch.device(device)
+    except RuntimeError as error:
+        raise UserInputError(f"--device {device!r} is not a device name (e.g. cpu, cuda, cuda:1): {error}") from None
+    if wanted.type == "cuda" and (wanted.index or 0) >= torch.cuda.device_count():
+        found = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA device"
+        raise UserInputError(f"--device {device}: this machine has {found}; use --device cpu")
+
+
 def _cmd_classify(args) -> int:
     from transformers import pipeline
 
-    from .video_io import VideoDecodingError
+    from .hub import resolve_model_reference
 
-    classifier = pipeline("video-classification", model=args.model, device=args.device)
-    try:
-        predictions = classifier(args.video, top_k=args.top_k)
-    except (FileNotFoundError, VideoDecodingError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for prediction in predictions:
+    model = resolve_model_reference(args.model)
+    _check_device(args.device)
+    classifier = pipeline("video-classification", model=model, device=args.device)
+    if args.attention_map:  # before classifying, so a model without attention fails first, not last
+        from .visualization import check_attention_maps_supported
+
+        check_attention_maps_supported(classifier.model)
+    for prediction in classifier(args.video, top_k=args.top_k):
         print(f"{prediction['score']:.4f}  {prediction['label']}")
     if args.attention_map:
         from .visualization import save_attention_maps
 
-        try:
-            picture = save_attention_maps(classifier.model, classifier.video_processor, args.video, args.attention_map)
-        except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        picture = save_attention_maps(classifier.model, classifier.video_processor, args.video, args.attention_map)
         print(f"attention maps: {picture}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hf-videomodels", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="hf-videomodels", description=__doc__, formatter_class=_HelpFormatter)
+    subparser_class = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=subparser_class)
 
     demo = commands.add_parser("demo", help="train a small model on synthetic motion videos and show the result")
     demo.add_argument("--output", default="demo_output", help="folder for the data, model and picture")
-    demo.add_argument("--epochs", type=float, default=8)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=float, default=8, help="training epochs")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data and the training")
     demo.set_defaults(func=_cmd_demo)
 
     train = commands.add_parser("train", help="fine-tune on a folder of class sub-folders of videos")
@@ -117,10 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_cmd_train)
 
     classify = commands.add_parser("classify", help="classify a video file with a model folder or Hub repo")
-    classify.add_argument("video")
-    classify.add_argument("--model", required=True)
-    classify.add_argument("--top-k", type=int, default=5)
-    classify.add_argument("--device", default=None, help="e.g. cpu, cuda")
+    classify.add_argument("video", help="video file or http(s) URL")
+    classify.add_argument("--model", required=True, help="model folder (from save_pretrained, a converter, train) or Hub repo")
+    classify.add_argument("--top-k", type=_positive_int, default=5, help="how many of the best labels to print")
+    classify.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: the pipeline's choice)")
     classify.add_argument(
         "--attention-map", metavar="PATH", help="also draw the last block's cls attention per frame to this PNG"
     )
@@ -128,11 +165,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command. A user error (a bad path, setting or video) is one line on stderr and exit code
+    2; anything else is a bug and keeps its traceback."""
+    from .errors import UserInputError
+    from .video_io import VideoDecodingError
+
+    try:
+        return args.func(args)
+    except (UserInputError, FileNotFoundError, VideoDecodingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import hf_videomodels  # noqa: F401  (registers the architectures before any Auto class is used)
 
-    return args.func(args)
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_class
 
 
 def check_video_input(pixel_values: torch.Tensor, num_channels: int, name: str = "pixel_values") -> None:
-    """Fail early, with the shape we expect, instead of deep inside a conv or a reshape."""
+    """Fail early, with the shape we expect, instead of deep inside a conv or a reshape (or with NaN logits)."""
     if not isinstance(pixel_values, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(pixel_values).__name__}")
     if pixel_values.ndim != 5 or pixel_values.shape[2] != num_channels:
@@ -23,6 +23,11 @@ def check_video_input(pixel_values: torch.Tensor, num_channels: int, name: str =
         )
     if not pixel_values.is_floating_point():
         raise TypeError(f"{name} must be a floating point tensor (run the video processor), got {pixel_values.dtype}")
+    # NaN or inf would give NaN logits without a word. The check is data-dependent (a graph break), so a
+    # compiled model (and a meta tensor, which has no values) skips it.
+    checkable = pixel_values.device.type != "meta" and not torch.compiler.is_compiling()
+    if checkable and not torch.isfinite(pixel_values).all():
+        raise ValueError(f"{name} contains NaN or infinite values; check the video frames given to the processor")
 
 
 def output_flags(config, output_hidden_states, output_attentions, return_dict) -> tuple[bool, bool, bool]:
@@ -118,6 +123,35 @@ class VideoClassificationMixin:
         return_dict: bool | None = None,
         **kwargs,
     ) -> ImageClassifierOutput | tuple:
+        r"""Classify a batch of clips.
+
+        Args:
+            pixel_values (`torch.Tensor`):
+                Float clips shaped `(batch, frames, channels, height, width)`, as the model's video processor
+                returns them (`processor(videos, return_tensors="pt")["pixel_values"]`). A 6-D
+                `(batch, views, frames, channels, height, width)` tensor (the processor's multi-view evaluation,
+                `num_clips` x `num_crops` views per video) is classified view by view and the logits are averaged
+                over the views. NaN or infinite values are refused (except under `torch.compile`).
+            labels (`torch.Tensor`, *optional*):
+                Targets for the loss, chosen by `config.problem_type` (inferred from the first labels when unset):
+                class indices `(batch,)` of dtype long for single-label classification (cross-entropy), 0/1 floats
+                `(batch, num_labels)` for multi-label classification (BCE with logits), floats `(batch,)` or
+                `(batch, num_labels)` for regression (MSE).
+            output_hidden_states (`bool`, *optional*):
+                Also return the backbone's hidden states (see the backbone model's `forward`). Defaults to
+                `config.output_hidden_states`.
+            output_attentions (`bool`, *optional*):
+                Also return the attention probabilities (TimeSformer; a CNN such as I3D returns none). Defaults to
+                `config.output_attentions`.
+            return_dict (`bool`, *optional*):
+                Return an `ImageClassifierOutput` (the default, `config.return_dict`) or a plain tuple of its
+                non-None fields.
+
+        Returns:
+            `ImageClassifierOutput`: `loss` (a scalar, only with `labels`), `logits` `(batch, num_labels)` (one
+            row per video, views averaged), and `hidden_states` / `attentions` when asked for, from the
+            backbone (for multi-view input, one entry per view: their batch is `batch * views`).
+        """
         output_hidden_states, output_attentions, return_dict = output_flags(
             self.config, output_hidden_states, output_attentions, return_dict
         )

@@ -12,6 +12,8 @@ from transformers import (
 )
 from transformers.models.auto import modeling_auto
 
+from .errors import UserInputError, suggest
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -61,5 +63,5 @@ def find_architecture(name: str) -> Architecture:
     for arch in ARCHITECTURES:
         if wanted in (arch.name.lower(), arch.config_class.model_type.removeprefix("hfvm_")):
             return arch
-    known = ", ".join(arch.name for arch in ARCHITECTURES)
-    raise ValueError(f"unknown architecture {name!r}; known: {known}")
+    known = [arch.name for arch in ARCHITECTURES]
+    raise UserInputError(f"unknown architecture {name!r}{suggest(name, known)}; known: {', '.join(known)}")

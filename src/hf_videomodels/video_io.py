@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import importlib
 import io
 import logging
 import os
@@ -44,7 +45,8 @@ IndexChoice = Sequence[int] | np.ndarray | Callable[[VideoMetadata], Sequence[in
 
 
 class VideoDecodingError(ValueError):
-    """A video could not be decoded: unreadable or corrupt file, no frames, or a frame index out of range."""
+    """A video could not be read: a URL that cannot be downloaded, an unreadable or corrupt file, no frames, or
+    a frame index out of range."""
 
 
 class _TooFewFrames(Exception):
@@ -128,9 +130,17 @@ def _download(url: str, path: str) -> None:
     # huggingface_hub's session carries the user's proxy/SSL settings.
     from huggingface_hub.utils import get_session
 
-    with get_session().stream("GET", url, follow_redirects=True) as response, open(path, "wb") as file:
-        response.raise_for_status()
-        file.writelines(response.iter_bytes())
+    session = get_session()
+    # Its HTTP library: httpx for huggingface_hub 1.x, httpx2 for 2.x; both have these error classes.
+    http = importlib.import_module(type(session).__module__.partition(".")[0])
+    try:
+        with session.stream("GET", url, follow_redirects=True) as response, open(path, "wb") as file:
+            response.raise_for_status()
+            file.writelines(response.iter_bytes())
+    except http.HTTPStatusError as error:
+        raise VideoDecodingError(f"cannot download {url}: HTTP {error.response.status_code}") from error
+    except http.HTTPError as error:  # connection refused, DNS, timeout, TLS, ...
+        raise VideoDecodingError(f"cannot download {url}: {type(error).__name__}: {error}") from error
 
 
 def probe_video(source: VideoSource, *, backend: str | None = None) -> VideoMetadata:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import UserInputError
 from .layers.patch_embed import pair
 from .models.timesformer import TimeSformerConfig
 from .models.timesformer.modeling_timesformer import ATTENTION_STEPS, TokenGrid, from_groups, group_layout
@@ -82,22 +83,30 @@ def _step_cls_map(probs: torch.Tensor, grouping: str, config: TimeSformerConfig,
     return volume / volume.sum(dim=(1, 2), keepdim=True)
 
 
+def check_attention_maps_supported(model) -> None:
+    """Raise ``UserInputError`` unless ``save_attention_maps`` can draw ``model``: a TimeSformer on RGB frames
+    (I3D, a CNN, has no attention maps). Cheap: call it before spending time on the video."""
+    if not isinstance(model.config, TimeSformerConfig):
+        raise UserInputError(
+            f"{type(model).__name__} has no attention maps (only the package's TimeSformer models have them)"
+        )
+    if model.config.num_channels != 3:
+        raise UserInputError(
+            f"attention pictures need RGB frames; this model takes {model.config.num_channels} channels"
+        )
+
+
 def save_attention_maps(model, video_processor, video, path, top_k: int = 3) -> Path:
     """Classify ``video`` with ``model`` and write a PNG of each sampled frame under its cls attention map.
 
     ``video`` is anything ``video_processor`` takes (a path, URL, array, ...). The processor's evaluation
     settings are used with the model's ``num_frames`` (as the video-classification pipeline does) and a
     single view: with several clips / crops, the first clip's centre crop (``num_clips=1, num_crops=1``), so
-    the title's top-``top_k`` predictions are those of that one view. Raises ``ValueError`` for models
-    without attention maps (e.g. I3D).
+    the title's top-``top_k`` predictions are those of that one view. Raises ``UserInputError`` (a
+    ``ValueError``) for models without attention maps (e.g. I3D), see ``check_attention_maps_supported``.
     """
+    check_attention_maps_supported(model)
     config = model.config
-    if not isinstance(config, TimeSformerConfig):
-        raise ValueError(
-            f"{type(model).__name__} has no attention maps (only the package's TimeSformer models have them)"
-        )
-    if config.num_channels != 3:
-        raise ValueError(f"attention pictures need RGB frames; this model takes {config.num_channels} channels")
     view = {"num_frames": config.num_frames, "num_clips": 1, "num_crops": 1, "training": False}
     inputs = video_processor(video, **view, return_metadata=True, return_tensors="pt")
     # The same frames and crop again, as 0-1 RGB pixels to draw.
@@ -171,4 +180,4 @@ def _draw(frames: np.ndarray, maps: np.ndarray, frame_indices, title: str, subti
     return path
 
 
-__all__ = ["cls_attention_per_frame", "save_attention_maps"]
+__all__ = ["check_attention_maps_supported", "cls_attention_per_frame", "save_attention_maps"]

@@ -131,8 +131,10 @@ class I3DConfig(PreTrainedConfig):
         if self.num_frames < min_frames or self.image_size < max(min_height, min_width):
             raise ValueError(
                 f"num_frames={self.num_frames}, image_size={self.image_size} is too small for the head's "
-                f"{tuple(self.pooler_kernel_size)} average pool: needs at least {min_frames} frames of "
-                f"{min_height}x{min_width} pixels"
+                f"pooler_kernel_size={tuple(self.pooler_kernel_size)} average pool: it needs at least {min_frames} "
+                f"frames of {min_height}x{min_width} pixels. Raise num_frames / image_size, or lower "
+                f"pooler_kernel_size (kt, kh, kw): the minimum is {TEMPORAL_STRIDE} * (kt - 1) + 1 frames of "
+                f"{SPATIAL_STRIDE} * (kh - 1) + 1 pixels"
             )
 
 

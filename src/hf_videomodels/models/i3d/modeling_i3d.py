@@ -119,8 +119,9 @@ class I3DModel(I3DPreTrainedModel):
         if frames < min_frames or height < min_height or width < min_width:
             raise ValueError(
                 f"pixel_values with {frames} frames of {height}x{width} pixels is too small for I3D's "
-                f"{tuple(self.config.pooler_kernel_size)} average-pool head: it needs at least {min_frames} "
-                f"frames of {min_height}x{min_width} pixels"
+                f"pooler_kernel_size={tuple(self.config.pooler_kernel_size)} average-pool head: it needs at least "
+                f"{min_frames} frames of {min_height}x{min_width} pixels. Give the video processor a larger "
+                f"num_frames / crop_size, or use a model configured with a smaller pooler_kernel_size"
             )
 
     def forward(
@@ -131,7 +132,27 @@ class I3DModel(I3DPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling | tuple:
-        """``output_attentions`` is accepted for a uniform API; a CNN has no attention maps."""
+        r"""Run the backbone on a batch of clips.
+
+        Args:
+            pixel_values (`torch.Tensor`):
+                Float clips `(batch, frames, channels, height, width)` from the video processor, with
+                `channels == config.num_channels` (3 for RGB, 2 for optical flow) and at least
+                `config.min_input_size` frames and pixels ((9, 193, 193) for the default `pooler_kernel_size`).
+                NaN or infinite values are refused (except under `torch.compile`).
+            output_hidden_states (`bool`, *optional*):
+                Also return the 12 intermediate feature maps (see the class docstring). Defaults to
+                `config.output_hidden_states`.
+            output_attentions (`bool`, *optional*):
+                Accepted for a uniform API and ignored: a CNN has no attention maps.
+            return_dict (`bool`, *optional*):
+                Return a `BaseModelOutputWithPooling` (the default, `config.return_dict`) or a tuple
+                `(last_hidden_state, pooler_output[, hidden_states])`.
+
+        Returns:
+            `BaseModelOutputWithPooling` with `last_hidden_state` `(batch, 1024, T', H', W')`, `pooler_output`
+            (the head's average pool of it) and `hidden_states`, shaped as in the class docstring.
+        """
         output_hidden_states, _, return_dict = output_flags(self.config, output_hidden_states, False, return_dict)
         check_video_input(pixel_values, self.config.num_channels)
         self._check_input_size(pixel_values)

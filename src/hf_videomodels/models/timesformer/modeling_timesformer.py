@@ -312,6 +312,30 @@ class TimeSformerModel(TimeSformerPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling | tuple:
+        r"""Encode a batch of clips.
+
+        Args:
+            pixel_values (`torch.Tensor`):
+                Float clips `(batch, frames, channels, height, width)` from the video processor, with
+                `channels == config.num_channels`. Other frame counts and sizes than `config.num_frames` and
+                `config.image_size` work: the time and position embeddings are interpolated (a size that is not
+                a multiple of `config.patch_size` loses its last partial patch). NaN or infinite values are
+                refused (except under `torch.compile`).
+            output_attentions (`bool`, *optional*):
+                Also return every attention step's probabilities (`config.attention_type` sets the steps per
+                block; layouts in the module docstring). Defaults to `config.output_attentions`.
+            output_hidden_states (`bool`, *optional*):
+                Also return the embeddings and every block's output. Defaults to `config.output_hidden_states`.
+            return_dict (`bool`, *optional*):
+                Return a `BaseModelOutputWithPooling` (the default, `config.return_dict`) or a tuple of its
+                non-None fields.
+
+        Returns:
+            `BaseModelOutputWithPooling`, with the shapes listed in the class docstring: `last_hidden_state`
+            `(batch, 1 + N*T, hidden_size)` (N patches per frame, T frames; `(batch, 1 + N, hidden_size)` for
+            `space_only`), `pooler_output` the cls token `(batch, hidden_size)`, and `hidden_states` /
+            `attentions` when asked for.
+        """
         output_hidden_states, output_attentions, return_dict = output_flags(
             self.config, output_hidden_states, output_attentions, return_dict
         )
