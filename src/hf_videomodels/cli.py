@@ -106,7 +106,9 @@ def _cmd_classify(args) -> int:
     from transformers import pipeline
 
     from .hub import resolve_model_reference
+    from .video_io import check_video_file
 
+    check_video_file(args.video)  # every argument is checked before the model loads
     model = resolve_model_reference(args.model)
     _check_device(args.device)
     classifier = pipeline("video-classification", model=model, device=args.device)
@@ -174,7 +176,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except (UserInputError, FileNotFoundError, VideoDecodingError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        # "[Errno 2] No such file or directory: 'x'" -> "No such file or directory: x"
+        is_missing_file = isinstance(error, FileNotFoundError) and error.filename is not None
+        print(f"error: {f'{error.strerror}: {error.filename}' if is_missing_file else error}", file=sys.stderr)
         return 2
 
 

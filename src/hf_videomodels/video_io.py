@@ -114,10 +114,8 @@ def local_source(source: VideoSource) -> Iterator[str | BinaryIO]:
             _download(source, path)
             yield path
     elif isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(errno.ENOENT, "video file not found", path)
-        yield path
+        check_video_file(source)
+        yield os.fspath(source)
     elif isinstance(source, (bytes, bytearray)):
         yield io.BytesIO(source)
     elif hasattr(source, "read") and hasattr(source, "seek"):
@@ -126,8 +124,15 @@ def local_source(source: VideoSource) -> Iterator[str | BinaryIO]:
         raise TypeError(f"a video source must be a path, URL, bytes or binary file object, got {type(source).__name__}")
 
 
+def check_video_file(source: VideoSource) -> None:
+    """Raise ``FileNotFoundError`` if ``source`` is a local path that is not a file (URLs and data pass)."""
+    if isinstance(source, (str, os.PathLike)) and not is_url(source) and not os.path.isfile(source):
+        raise FileNotFoundError(errno.ENOENT, "video file not found", os.fspath(source))
+
+
 def _download(url: str, path: str) -> None:
     # huggingface_hub's session carries the user's proxy/SSL settings.
+    from huggingface_hub.errors import OfflineModeIsEnabled
     from huggingface_hub.utils import get_session
 
     session = get_session()
@@ -139,6 +144,8 @@ def _download(url: str, path: str) -> None:
             file.writelines(response.iter_bytes())
     except http.HTTPStatusError as error:
         raise VideoDecodingError(f"cannot download {url}: HTTP {error.response.status_code}") from error
+    except OfflineModeIsEnabled as error:  # the session refuses every request under HF_HUB_OFFLINE=1
+        raise VideoDecodingError(f"cannot download {url}: {error}") from error
     except http.HTTPError as error:  # connection refused, DNS, timeout, TLS, ...
         raise VideoDecodingError(f"cannot download {url}: {type(error).__name__}: {error}") from error
 
