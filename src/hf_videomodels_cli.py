@@ -11,18 +11,21 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+# The package module created here with its __init__ not yet run, until main() runs it.
+_held_back = None
+
 
 def main(argv: list[str] | None = None) -> int:
-    deferred = None
+    global _held_back
     if "hf_videomodels" not in sys.modules:
-        spec = importlib.util.find_spec("hf_videomodels")
-        deferred = importlib.util.module_from_spec(spec)  # the package's module, its __init__ not yet run
-        sys.modules["hf_videomodels"] = deferred  # so importing hf_videomodels.cli does not run it either
+        _held_back = importlib.util.module_from_spec(importlib.util.find_spec("hf_videomodels"))
+        sys.modules["hf_videomodels"] = _held_back  # so importing hf_videomodels.cli does not run the __init__
     from hf_videomodels import cli
 
     args = cli.build_parser().parse_args(argv)  # exits here on --help and argument errors
-    if deferred is not None:
-        deferred.__spec__.loader.exec_module(deferred)  # registers the architectures
+    if _held_back is not None:
+        package, _held_back = _held_back, None
+        package.__spec__.loader.exec_module(package)  # registers the architectures
     return cli.run(args)
 
 

@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify = commands.add_parser("classify", help="classify a video file with a model folder or Hub repo")
     classify.add_argument("video", help="video file or http(s) URL")
-    classify.add_argument("--model", required=True, help="model folder (from save_pretrained, a converter, train) or Hub repo")
+    classify.add_argument(
+        "--model", required=True, help="model folder (from save_pretrained, a converter, train) or Hub repo"
+    )
     classify.add_argument("--top-k", type=_positive_int, default=5, help="how many of the best labels to print")
     classify.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: the pipeline's choice)")
     classify.add_argument(
@@ -176,10 +178,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except (UserInputError, FileNotFoundError, VideoDecodingError) as error:
-        # "[Errno 2] No such file or directory: 'x'" -> "No such file or directory: x"
-        is_missing_file = isinstance(error, FileNotFoundError) and error.filename is not None
-        print(f"error: {f'{error.strerror}: {error.filename}' if is_missing_file else error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError) and error.filename is not None:
+        return f"{error.strerror}: {error.filename}"  # not "[Errno 2] ...: 'path'"
+    return str(error)
 
 
 def main(argv: list[str] | None = None) -> int:
