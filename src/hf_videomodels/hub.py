@@ -1,4 +1,5 @@
-"""Writing a model folder the way the Hub expects it, and pushing it."""
+"""Model folders and the Hub: writing a folder the way the Hub expects it, pushing it, and checking what a
+``--model`` argument names (a model folder or a repo id)."""
 
 from __future__ import annotations
 
