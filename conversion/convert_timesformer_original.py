@@ -2,7 +2,7 @@
 
     python -m conversion.convert_timesformer_original --checkpoint TimeSformer_divST_8x32_224_K400.pyth \
         --output timesformer-base-k400
-    python -m conversion.convert_timesformer_original --checkpoint TimeSformer_divST_8_224_SSv2.pyth \
+    python conversion/convert_timesformer_original.py --checkpoint TimeSformer_divST_8_224_SSv2.pyth \
         --labels something-something-v2-labels.json --output timesformer-base-ssv2
 
 The ``.pyth`` files are PySlowFast trainer checkpoints: ``{"epoch", "model_state", "optimizer_state", "cfg"}``.

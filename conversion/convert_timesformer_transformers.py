@@ -1,14 +1,18 @@
 """Convert transformers' ``TimesformerForVideoClassification`` (e.g. ``facebook/timesformer-base-finetuned-k400``)
 to hf_videomodels' TimeSformer.
 
-    python -m conversion.convert_timesformer_transformers --checkpoint facebook/timesformer-base-finetuned-k400 \
+    python conversion/convert_timesformer_transformers.py --checkpoint facebook/timesformer-base-finetuned-k400 \
         --output timesformer-base-k400-from-transformers
+    python conversion/convert_timesformer_transformers.py --checkpoint my-save-pretrained-folder --output ours
 
 transformers ports the same original code with other module names (``attention.attention.qkv``,
 ``attention.output.dense``, ``temporal_dense``, ...); tensors copy over unchanged. Its configs and video
 processors differ from the original pipeline in one respect worth knowing: the Hub checkpoints normalise
 with mean/std 0.5 (transformers' converter's choice) where the original used 0.45/0.225; the processor
-written here keeps the Hub checkpoint's own settings.
+written here keeps the Hub checkpoint's own settings. A folder with no image or video processor (a plain
+``save_pretrained`` of the model) gets the original recipe of the published checkpoint with the same frames,
+resolution and classes (else the Kinetics recipe), and a warning listing what was assumed. The converted
+model is run against the source on a random clip, and the card states the measured difference.
 
 transformers supports ``divided_space_time``, ``space_only`` and ``joint_space_time``. Its ``space_only``
 classifier reads every frame's cls token (one prediction per frame) instead of the original's frame average
