@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import pickle
+import sys
 import tempfile
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
 import torch
 
+from hf_videomodels.errors import UserInputError
 from hf_videomodels.hub import save_model_folder
 
 
@@ -176,10 +179,17 @@ def load_converted(model_class, config, state_dict: Mapping[str, torch.Tensor]):
     return model.eval()
 
 
-def base_arg_parser(description: str, default_labels: str | None = None) -> argparse.ArgumentParser:
-    """``--checkpoint --output [--push-to-hub REPO]``, and ``--labels`` when the source has no class names."""
+def base_arg_parser(
+    description: str,
+    default_labels: str | None = None,
+    checkpoint_help: str = "path or URL of the original checkpoint",
+    checkpoint_required: bool = True,
+) -> argparse.ArgumentParser:
+    """``--checkpoint --output [--push-to-hub REPO]``, and ``--labels`` when the source has no class names.
+
+    A script whose source may come from elsewhere (``checkpoint_required=False``) checks that it has one."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--checkpoint", required=True, help="path or URL of the original checkpoint")
+    parser.add_argument("--checkpoint", required=checkpoint_required, help=checkpoint_help)
     parser.add_argument("--output", required=True, help="folder to write the converted model to")
     parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="also push the result to this Hub repo")
     if default_labels is not None:
@@ -196,3 +206,14 @@ def base_arg_parser(description: str, default_labels: str | None = None) -> argp
 def save_converted(model, video_processor, output_dir, card_text: str, push_to_hub: str | None = None) -> Path:
     """Write safetensors weights, config (with id2label), video processor and README model card."""
     return save_model_folder(model, video_processor, output_dir, card_text, push_to_hub)
+
+
+def run_script(main: Callable[[list[str] | None], object]) -> None:
+    """A conversion script's ``__main__``: progress logged at INFO, and a user mistake or a checkpoint that
+    does not fit printed as one line (exit status 2) instead of a traceback."""
+    logging.basicConfig(level=logging.INFO)
+    try:
+        main(None)
+    except (UserInputError, ConversionError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

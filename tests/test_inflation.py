@@ -8,7 +8,7 @@ import torchvision
 from torch.nn import functional as F
 
 from conversion.common import ConversionError
-from conversion.convert_i3d_googlenet import inflate_googlenet_state_dict
+from conversion.convert_i3d_googlenet import STAGE_PARITY_BOUND, inflate_googlenet_state_dict
 from hf_videomodels.layers import inflate_conv_weight, inflate_state_dict, temporal_kernel_sizes_like
 from hf_videomodels.models.i3d import I3DConfig, I3DModel
 
@@ -127,7 +127,7 @@ def test_inflated_i3d_on_boring_video_matches_googlenet_stage_by_stage():
     for name, hidden in zip(GOOGLENET_STAGES, outputs.hidden_states):
         middle = hidden[:, :, hidden.shape[2] // 2]
         assert middle.shape == expected[name].shape, name
-        torch.testing.assert_close(middle, expected[name], rtol=0, atol=1e-5, msg=name)
+        torch.testing.assert_close(middle, expected[name], rtol=0, atol=STAGE_PARITY_BOUND, msg=name)
     # The comparison is sensitive: at the first time step zero padding in time has changed the result.
     first = outputs.last_hidden_state[:, :, 0]
     assert (first - expected["inception5b"]).abs().max() > 1e-3

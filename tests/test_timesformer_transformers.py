@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 import torch
 from transformers import TimesformerConfig, TimesformerForVideoClassification
@@ -137,7 +140,59 @@ def test_cli_converts_a_transformers_folder(tmp_path):
     processor = AutoVideoProcessor.from_pretrained(output)
     assert list(processor.image_mean) == [0.5, 0.5, 0.5] and processor.crop_size["height"] == 32  # the folder's own
     assert processor.num_frames == TINY["num_frames"]
-    assert (output / "README.md").read_text().count("transformers") >= 1
+    card = (output / "README.md").read_text()
+    assert "transformers" in card
+    assert "base_model:" not in card  # a local folder is no Hub id
+    assert "| resize | short side 32 |" in card and "(x / 255 - 0.5) / 0.5" in card and "SizeDict" not in card
+    # The parity statement is the one measured during this conversion.
+    measured = re.search(r"the logits differ from the source model's by at most (\S+) \(max abs, fp32\)", card)
+    assert measured and float(measured.group(1)) <= TOLERANCE
+
+
+def test_cli_converts_a_plain_save_pretrained_folder(tmp_path, caplog):
+    """No image or video processor in the folder: the original recipe is assumed, and the warning says which
+    frames, sampling, sizes and mean/std were assumed."""
+    from transformers import AutoVideoProcessor
+
+    from conversion.convert_timesformer_transformers import main
+
+    theirs, _ = transformers_pair("divided_space_time")
+    source = tmp_path / "theirs"
+    theirs.save_pretrained(source)
+    with caplog.at_level(logging.WARNING):
+        output = main(["--checkpoint", str(source), "--output", str(tmp_path / "ours")])
+    warning = caplog.text
+    assert "has no image or video processor" in warning and "no published checkpoint has 4 frames at 32 px" in warning
+    for assumed in ("4 frames, one every 32", "short side 32", "3 crops of 32 × 32", "(x / 255 - 0.45) / 0.225"):
+        assert assumed in warning, assumed
+    processor = AutoVideoProcessor.from_pretrained(output)
+    assert (processor.num_frames, processor.frame_sample_rate, processor.size["shortest_edge"]) == (4, 32, 32)
+    assert list(processor.image_mean) == [0.45] * 3 and list(processor.image_std) == [0.225] * 3
+
+
+def test_missing_processor_of_a_published_port_assumes_that_checkpoints_recipe(caplog):
+    from conversion.convert_timesformer_transformers import transformers_processor_kwargs
+
+    ssv2 = convert_config(TimesformerConfig(num_labels=174, num_frames=8, image_size=224))
+    with caplog.at_level(logging.WARNING):
+        kwargs = transformers_processor_kwargs(ssv2, None, "my-ssv2-folder")
+    assert "my-ssv2-folder has no image or video processor" in caplog.text
+    assert "published checkpoint TimeSformer_divST_8_224_SSv2.pyth" in caplog.text
+    assert "channel order BGR" in caplog.text and "8 frames, the middle of 8 equal segments" in caplog.text
+    assert (kwargs["sampling"], kwargs["channel_order"], kwargs["image_mean"]) == ("segments", "bgr", [0.45] * 3)
+
+
+@pytest.mark.parametrize("attention_type", ["divided_space_time", "space_only"])
+def test_measured_parity_sees_a_wrong_conversion(attention_type):
+    from conversion.convert_timesformer_transformers import measure_parity
+
+    theirs, ours = transformers_pair(attention_type)
+    compared, difference = measure_parity(theirs, ours)
+    assert compared == ("hidden states of every block" if attention_type == "space_only" else "logits")
+    assert difference <= TOLERANCE
+    with torch.no_grad():
+        ours.timesformer.layers[1].mlp.fc2.weight[0] += 0.5  # one feature: LayerNorm removes a uniform shift
+    assert measure_parity(theirs, ours)[1] >= 0.1
 
 
 def test_published_hub_ports_get_their_original_frame_recipe():

@@ -1,21 +1,79 @@
-"""Model cards for converted and fine-tuned models, rendered from ``model_cards/TEMPLATE.md``'s layout."""
+"""Model cards for converted and fine-tuned models, rendered from ``model_card_template.md``."""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from importlib import resources
+from numbers import Integral, Real
 
 TEMPLATE = resources.files("hf_videomodels").joinpath("model_card_template.md")
 
+# owner/name, as the Hub spells repository ids (each part: letters, digits, "-", "_", "."; no leading dot).
+_HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*|[A-Za-z0-9][\w.-]*")
+_SIZE_FIELDS = ("height", "width", "shortest_edge", "longest_edge", "max_height", "max_width")
 
-def _table(rows: dict, header: tuple[str, str]) -> str:
+
+def size_fields(value) -> dict | None:
+    """The set fields of a transformers size (``SizeDict`` or a plain dict), or None if ``value`` is none."""
+    if isinstance(value, Mapping):
+        fields = dict(value)
+    elif all(hasattr(value, name) for name in ("height", "width", "shortest_edge")):  # SizeDict
+        fields = {name: getattr(value, name, None) for name in _SIZE_FIELDS}
+    else:
+        return None
+    return {key: item for key, item in fields.items() if item is not None}
+
+
+def format_setting(value) -> str:
+    """A processor setting as a person reads it: ``short side 256``, ``224 × 224``, ``0.45, 0.45, 0.45``,
+    ``1/255``; strings and anything else unknown as ``str``."""
+    size = size_fields(value)
+    if size is not None:
+        parts = []
+        if "height" in size and "width" in size:
+            parts.append(f"{size.pop('height')} × {size.pop('width')}")
+        if "shortest_edge" in size:
+            parts.append(f"short side {size.pop('shortest_edge')}")
+        if "longest_edge" in size:
+            parts.append(f"long side at most {size.pop('longest_edge')}")
+        parts += [f"{key.replace('_', ' ')} {item}" for key, item in size.items()]
+        return ", ".join(parts) or "unchanged"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_setting(item) for item in value)
+    if isinstance(value, Integral):
+        return str(value)
+    if isinstance(value, Real):
+        inverse = 1 / value if value else 0
+        # a rescale factor of 8- or 16-bit pixels (1/255, 1/65535) reads better as a fraction
+        if 100 <= inverse <= 65535 and abs(inverse - round(inverse)) < 1e-6:
+            return f"1/{round(inverse)}"
+        return f"{value:.6g}"
+    return str(value)
+
+
+def hub_base_model(source: str | os.PathLike | None) -> str | None:
+    """``source`` if it names a Hub repository (``owner/name``), None for an existing local path or anything
+    path-like (``./x``, ``/abs``, ``C:\\x``): the card's ``base_model`` field must be a Hub id."""
+    if source is None:
+        return None
+    text = str(source)
+    if os.path.exists(text) or not _HUB_REPO_ID.fullmatch(text) or ".." in text:
+        return None
+    return text
+
+
+def _table(rows: dict, header: tuple[str, str], format_value) -> str:
     if not rows:
         return "_none recorded_"
     lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
-    for key, value in rows.items():
-        if isinstance(value, float):
-            value = f"{value:.4f}"
-        lines.append(f"| {key} | {value} |")
+    lines += [f"| {key} | {format_value(value)} |" for key, value in rows.items()]
     return "\n".join(lines)
+
+
+def _format_metric(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def render_model_card(
@@ -29,7 +87,13 @@ def render_model_card(
     notes: str = "",
     license: str = "apache-2.0",
 ) -> str:
-    """Fill the card template: YAML metadata the Hub reads, usage, preprocessing and measured metrics."""
+    """Fill the card template: YAML metadata the Hub reads, usage, preprocessing and measured metrics.
+
+    ``base_model`` goes into the metadata only when it is a Hub repository id (a local folder would be a
+    broken link there); say where a local model came from in ``source``. Preprocessing values may be
+    processor settings as they are (sizes, mean/std tuples): they are written as a person reads them.
+    """
+    base_model = hub_base_model(base_model)
     datasets_block = "datasets:\n" + "".join(f"- {name}\n" for name in datasets) if datasets else ""
     return TEMPLATE.read_text(encoding="utf-8").format(
         license=license,
@@ -39,7 +103,7 @@ def render_model_card(
         model_id=model_id,
         architecture=architecture,
         source=source,
-        preprocessing_table=_table(preprocessing, ("setting", "value")),
-        metrics_table=_table(metrics or {}, ("metric", "value")),
+        preprocessing_table=_table(preprocessing, ("setting", "value"), format_setting),
+        metrics_table=_table(metrics or {}, ("metric", "value"), _format_metric),
         notes=notes,
     )
