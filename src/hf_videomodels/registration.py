@@ -56,9 +56,9 @@ def register_architectures() -> None:
 
 
 def register_pipeline() -> None:
-    """Make ``pipeline("video-classification")`` build :class:`~hf_videomodels.pipeline.VideoClipClassificationPipeline`,
-    which keeps the saved video processor's settings for the package's models and behaves exactly like
-    transformers' pipeline for every other model."""
+    """Make ``pipeline("video-classification")`` build ``VideoClipClassificationPipeline``
+    (:mod:`hf_videomodels.pipeline`), which keeps the saved video processor's settings for the package's
+    models and behaves exactly like transformers' pipeline for every other model."""
     from transformers.pipelines import PIPELINE_REGISTRY
 
     from .pipeline import VideoClipClassificationPipeline

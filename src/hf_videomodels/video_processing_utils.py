@@ -396,20 +396,19 @@ class VideoClipProcessor(BaseVideoProcessor):
         per processor instance, which frames were sampled and how to get more distinct ones."""
         if self.__dict__.get(_REPEAT_WARNING_GIVEN):
             return
-        for view in views:
-            repeats = repeated_frame_count(view)
-            if 2 * repeats > len(view):
-                setattr(self, _REPEAT_WARNING_GIVEN, True)
-                recipe = ", ".join(
-                    f"{name}={options[name]!r}" for name in ("num_frames", "sampling", "frame_sample_rate", "target_fps")
-                )
-                logger.warning(
-                    f"{type(self).__name__}: {repeats} of the {len(view)} frames sampled from a {total_num_frames}-frame "
-                    f"video repeat another frame (indices {view.tolist()}): the video is short for this clip "
-                    f"({recipe}). This is the original recipe and is kept; for more distinct frames lower num_frames "
-                    "or frame_sample_rate, or use sampling='segments'. (Shown once per processor.)"
-                )
-                return
+        mostly_repeats = [view for view in views if 2 * repeated_frame_count(view) > len(view)]
+        if not mostly_repeats:
+            return
+        setattr(self, _REPEAT_WARNING_GIVEN, True)
+        view = mostly_repeats[0]
+        recipe = ", ".join(f"{name}={options[name]!r}" for name in ("num_frames", "sampling", "frame_sample_rate"))
+        logger.warning(
+            f"{type(self).__name__}: {repeated_frame_count(view)} of the {len(view)} frames sampled from a "
+            f"{total_num_frames}-frame video repeat another frame (indices {view.tolist()}): the video is short "
+            f"for this clip ({recipe}, target_fps={options['target_fps']!r}). This is the original recipe and is "
+            "kept; for more distinct frames lower num_frames or frame_sample_rate, or use sampling='segments'. "
+            "(Shown once per processor.)"
+        )
 
     def _load_views(self, video, metadata: VideoMetadata | None, options: dict, generator):
         """Decode or take the sampled frames of one video, each frame once.
