@@ -57,6 +57,19 @@ def register_architectures() -> None:
         )
 
 
+def register_pipeline() -> None:
+    """Make ``pipeline("video-classification")`` build ``VideoClipClassificationPipeline``
+    (:mod:`hf_videomodels.pipeline`), which keeps the saved video processor's settings for the package's
+    models and behaves exactly like transformers' pipeline for every other model."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .pipeline import VideoClipClassificationPipeline
+
+    # The task's entry is edited in place: register_pipeline() would log an "overwriting" warning on every
+    # import and mark the class as a custom pipeline to be written into saved configs.
+    PIPELINE_REGISTRY.supported_tasks["video-classification"]["impl"] = VideoClipClassificationPipeline
+
+
 def find_architecture(name: str) -> Architecture:
     """Look an architecture up by its name ("I3D", "timesformer") or model_type ("hfvm_i3d")."""
     wanted = name.lower().removeprefix("hfvm_")

@@ -180,3 +180,10 @@ def sample_views(
         clip_indices(total_num_frames, num_frames, sample_rate, clip_index=i, num_clips=num_clips, **clip_options)
         for i in range(num_clips)
     ]
+
+
+def repeated_frame_count(indices: np.ndarray) -> int:
+    """How many of a clip's frames show a frame that also appears elsewhere in it: ``[0, 30, 60, 78, 78, 78,
+    78, 78]`` has 5 (the five 78s), ``[0, 1, 2]`` has 0."""
+    _, counts = np.unique(np.asarray(indices), return_counts=True)
+    return int(counts[counts > 1].sum())

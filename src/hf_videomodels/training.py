@@ -145,6 +145,8 @@ def top_k_metrics(num_labels: int):
 
 
 def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
+    from .video_processing_utils import VideoClipProcessor
+
     id2label = dict(enumerate(class_names))
     label2id = {name: i for i, name in id2label.items()}
     if cfg.model:
@@ -157,6 +159,9 @@ def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
             **cfg.config_overrides,
         )
         processor = AutoVideoProcessor.from_pretrained(cfg.model, **cfg.processor_overrides)
+        if {"num_frames", "image_size"} & set(cfg.config_overrides) and isinstance(processor, VideoClipProcessor):
+            # The model's input changed: the saved processor follows it (explicit processor overrides still win).
+            processor = processor.matched_to_config(model.config, **cfg.processor_overrides)
         return model, processor
     if not cfg.architecture:
         raise ValueError("give either a pretrained model (--model) or an architecture to train from scratch")
@@ -165,8 +170,7 @@ def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
         num_labels=len(class_names), id2label=id2label, label2id=label2id, **cfg.config_overrides
     )
     model = arch.classification_class(config)
-    processor_kwargs = {"num_frames": config.num_frames, **cfg.processor_overrides}
-    processor = arch.video_processor_class(**processor_kwargs)
+    processor = arch.video_processor_class.for_model_config(config, **cfg.processor_overrides)
     return model, processor
 
 

@@ -39,6 +39,24 @@ SlowFast numbers its test views) when there is more than one view; the models av
 
 ``seed`` (call-time) makes training samples reproducible; ``training`` and ``seed`` are call state and are not
 saved by ``save_pretrained``.
+
+Who owns which setting
+----------------------
+**The saved video processor owns every preprocessing setting**: frames (``num_frames``), sampling
+(``sampling``, ``frame_sample_rate``, ``target_fps``, ``short_video``, ``clip_alignment``), views
+(``num_clips``, ``num_crops``), ``size``, ``crop_size``, channel order and ``image_mean`` / ``image_std``.
+The model config's ``num_frames`` and ``image_size`` only describe what the network was built and trained
+for; both architectures accept other clip lengths and sizes (TimeSformer resizes its time and position tables,
+I3D is convolutional), so the config never overrides the processor. An argument given at call time, to the
+processor or to ``pipeline("video-classification", ...)`` (at construction or per call), overrides the
+processor for that call only. When the processor and the config disagree, the pipeline uses the processor's
+value and says so once in the log. :meth:`VideoClipProcessor.for_model_config` (and
+:meth:`VideoClipProcessor.matched_to_config` for a loaded processor) derive frames, crop and resize from a
+config, as training does; an explicit setting that contradicts the config is kept, with a warning.
+
+A clip that repeats more than half of its frames (a short video under a long clip: TimeSformer's 8 x 32 clip
+on a 79-frame video samples ``[0, 30, 60, 78, 78, 78, 78, 78]``) is the original recipe and is kept; the
+processor logs a warning the first time it happens (once per processor instance).
 """
 
 from __future__ import annotations
@@ -57,14 +75,20 @@ from torch.nn import functional as F
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling
 from transformers.processing_utils import Unpack, VideosKwargs
+from transformers.utils import logging
 from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata
 
-from .sampling import CLIP_ALIGNMENTS, SAMPLING_MODES, SHORT_VIDEO_MODES, sample_views
+from .errors import UserInputError, suggest
+from .sampling import CLIP_ALIGNMENTS, SAMPLING_MODES, SHORT_VIDEO_MODES, repeated_frame_count, sample_views
 from .video_io import VideoSource, read_video
+
+logger = logging.get_logger(__name__)
 
 # Settings that describe one call, not the processor: never written by save_pretrained.
 CALL_STATE = ("training", "seed")
+# Set on an instance once it has warned about a clip of mostly repeated frames; not a setting either.
+_REPEAT_WARNING_GIVEN = "_repeat_warning_given"
 _CHOICES = {
     "sampling": SAMPLING_MODES,
     "short_video": SHORT_VIDEO_MODES,
@@ -155,6 +179,48 @@ class VideoClipProcessor(BaseVideoProcessor):
         super().__init__(**kwargs)
         self._check_options({name: getattr(self, name, None) for name in self.valid_kwargs.__annotations__})
 
+    # ------------------------------------------------------------------------------------ model configs
+
+    @classmethod
+    def for_model_config(cls, config, **overrides: Unpack[VideoClipKwargs]) -> VideoClipProcessor:
+        """The class's recipe, sized for ``config``: ``num_frames`` from ``config.num_frames``, ``crop_size``
+        from ``config.image_size`` (an int or ``(height, width)``), ``size["shortest_edge"]`` scaled from the
+        crop by the recipe's own resize/crop ratio (I3D 256/224, TimeSformer 224/224), ``num_channels`` from
+        ``config.num_channels``; then the explicit ``overrides``. An override that contradicts the config (e.g.
+        a 224 crop for a 64-pixel model) is kept, with a warning naming both values."""
+        return cls().matched_to_config(config, **overrides)
+
+    def matched_to_config(self, config, **overrides: Unpack[VideoClipKwargs]) -> VideoClipProcessor:
+        """A new processor with this one's settings but frames, crop, resize and channels taken from
+        ``config`` as :meth:`for_model_config` describes (the resize keeps this processor's resize/crop ratio),
+        then the explicit ``overrides``."""
+        crop_height, crop_width = _pair(config.image_size)
+        channels = config.num_channels
+        derived = {
+            "num_frames": config.num_frames,
+            "crop_size": {"height": crop_height, "width": crop_width},
+            "num_channels": channels,
+        }
+        for name in ("image_mean", "image_std"):
+            value = getattr(self, name)
+            # A per-channel constant (0.5 for I3D) carries over to another channel count (the flow stream's 2).
+            if isinstance(value, Sequence) and len(value) != channels and len(set(value)) == 1:
+                derived[name] = [value[0]] * channels
+        settings = {key: value for key, value in self.to_dict().items() if key != "video_processor_type"}
+        processor = type(self)(**{**settings, **derived, **overrides})
+        if "size" not in overrides:  # resize for the crop actually used (the config's, or an explicit one)
+            resize_ratio = self.size.shortest_edge / max(self.crop_size.height, self.crop_size.width)
+            final_crop = max(processor.crop_size.height, processor.crop_size.width)
+            derived["size"] = {"shortest_edge": round(final_crop * resize_ratio)}
+            processor = type(self)(**{**settings, **derived, **overrides})
+        if processor.num_channels != channels:
+            raise UserInputError(
+                f"num_channels={processor.num_channels} was asked for, but the model takes {channels} channels"
+            )
+        for difference in config_disagreements(processor, config):
+            logger.warning_once(f"{type(self).__name__}: {difference}; the explicit processor setting is kept")
+        return processor
+
     # ------------------------------------------------------------------------------------------- options
 
     def _standardize_kwargs(self, **kwargs) -> dict:
@@ -169,7 +235,8 @@ class VideoClipProcessor(BaseVideoProcessor):
         names = self.valid_kwargs.__annotations__
         unknown = sorted(set(kwargs) - set(names))
         if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {unknown}")
+            described = ", ".join(f"{name!r}{suggest(name, names)}" for name in unknown)
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {described}")
         validate_typed_dict(self.valid_kwargs, kwargs)
         # None means "the processor's setting", so callers can forward optional arguments unchanged.
         options = {name: kwargs[name] if kwargs.get(name) is not None else getattr(self, name, None) for name in names}
@@ -218,15 +285,69 @@ class VideoClipProcessor(BaseVideoProcessor):
 
     def to_dict(self) -> dict[str, Any]:
         output = super().to_dict()
-        for name in CALL_STATE:
+        for name in (*CALL_STATE, _REPEAT_WARNING_GIVEN):
             output.pop(name, None)
         return output
 
     # ---------------------------------------------------------------------------------------- preprocess
 
-    def preprocess(self, videos, **kwargs: Unpack[VideoClipKwargs]) -> BatchFeature:
-        """Turn one video or a batch into ``pixel_values`` (see the module docstring for inputs and steps)."""
-        options = self._merge_options(kwargs)
+    def preprocess(
+        self,
+        videos: VideoSource | np.ndarray | torch.Tensor | list,
+        *,
+        num_frames: int | None = None,
+        sampling: Literal["clip", "segments"] | None = None,
+        frame_sample_rate: int | None = None,
+        target_fps: float | None = None,
+        short_video: Literal["clamp", "loop"] | None = None,
+        clip_alignment: Literal["start", "centre"] | None = None,
+        num_clips: int | None = None,
+        num_crops: int | None = None,
+        do_sample_frames: bool | None = None,
+        size: dict[str, int] | None = None,
+        crop_size: dict[str, int] | None = None,
+        training: bool | None = None,
+        seed: int | None = None,
+        video_metadata: VideoMetadata | dict | list | None = None,
+        return_metadata: bool | None = None,
+        return_tensors: str | None = None,
+        **kwargs: Unpack[VideoClipKwargs],
+    ) -> BatchFeature:
+        """Turn one video or a batch into ``pixel_values`` (see the module docstring for inputs and steps).
+
+        Every option defaults to ``None``, which means this processor's saved setting; a value given here
+        applies to this call only.
+
+        Args:
+            videos: a path, URL, bytes or binary file; a ``(frames, height, width, channels)`` (or channels
+                second) array / tensor; a list of PIL frames; or a list of those (a batch).
+            num_frames: frames per clip.
+            sampling: ``"clip"`` (``num_frames`` frames every ``frame_sample_rate`` frames) or ``"segments"``
+                (one frame from each of ``num_frames`` equal segments of the whole video).
+            frame_sample_rate: distance between a clip's frames, in source frames (at ``target_fps``).
+            target_fps: sample as if the video ran at this frame rate (``None``: its own frames).
+            short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than a clip.
+            clip_alignment: where evaluation clips sit: ``"start"`` or ``"centre"``.
+            num_clips: temporal views at evaluation.
+            num_crops: spatial views at evaluation: 1 (centre) or 3 (both ends and the centre of the long side).
+            do_sample_frames: ``False`` when the frames given already are the clip.
+            size: ``{"shortest_edge": S}``, the short side after resizing.
+            crop_size: ``{"height": H, "width": W}`` of each crop.
+            training: one random clip and a random resized crop instead of the evaluation views.
+            seed: seed of this call's training randomness.
+            video_metadata: ``{"fps": ...}`` (one per video, or one for all) for arrays, which carry no rate.
+            return_metadata: also return each video's metadata with the sampled ``frames_indices``.
+            return_tensors: ``"pt"`` for torch tensors.
+            **kwargs: any other setting of :class:`VideoClipKwargs` (``channel_order``, ``image_mean``,
+                ``image_std``, ``do_flip``, ``antialias``, ...).
+
+        Returns:
+            ``BatchFeature`` with ``pixel_values`` ``(batch, frames, channels, height, width)``, or
+            ``(batch, views, frames, channels, height, width)`` with several views.
+        """
+        # Here locals() holds exactly the parameters: the named options given join the other settings.
+        given = {key: value for key, value in locals().items() if key not in ("self", "videos", "kwargs")}
+        options = self._merge_options({**{key: value for key, value in given.items() if value is not None}, **kwargs})
         generator = None if options["seed"] is None else torch.Generator().manual_seed(options["seed"])
         batch = split_batch(videos)
         metadata = _metadata_per_video(options["video_metadata"], len(batch))
@@ -246,12 +367,15 @@ class VideoClipProcessor(BaseVideoProcessor):
             data["video_metadata"] = infos
         return BatchFeature(data=data, tensor_type=options["return_tensors"])
 
+    # One documented signature for both spellings, so help() and IDEs show the options on calls too.
+    __call__ = preprocess
+
     def _sample_views(self, metadata: VideoMetadata, options: dict, generator) -> list[np.ndarray]:
         if not options["do_sample_frames"]:
             if options["num_clips"] != 1:
                 raise ValueError("num_clips > 1 needs do_sample_frames=True")
             return [np.arange(metadata.total_num_frames)]
-        return sample_views(
+        views = sample_views(
             metadata.total_num_frames,
             options["num_frames"],
             sampling=options["sampling"],
@@ -263,6 +387,27 @@ class VideoClipProcessor(BaseVideoProcessor):
             fps=metadata.fps,
             target_fps=options["target_fps"],
             generator=generator,
+        )
+        self._warn_once_if_mostly_repeats(views, metadata.total_num_frames, options)
+        return views
+
+    def _warn_once_if_mostly_repeats(self, views: list[np.ndarray], total_num_frames: int, options: dict) -> None:
+        """The originals keep such clips (a short video under a long clip), so this only tells the user, once
+        per processor instance, which frames were sampled and how to get more distinct ones."""
+        if self.__dict__.get(_REPEAT_WARNING_GIVEN):
+            return
+        mostly_repeats = [view for view in views if 2 * repeated_frame_count(view) > len(view)]
+        if not mostly_repeats:
+            return
+        setattr(self, _REPEAT_WARNING_GIVEN, True)
+        view = mostly_repeats[0]
+        recipe = ", ".join(f"{name}={options[name]!r}" for name in ("num_frames", "sampling", "frame_sample_rate"))
+        logger.warning(
+            f"{type(self).__name__}: {repeated_frame_count(view)} of the {len(view)} frames sampled from a "
+            f"{total_num_frames}-frame video repeat another frame (indices {view.tolist()}): the video is short "
+            f"for this clip ({recipe}, target_fps={options['target_fps']!r}). This is the original recipe and is "
+            "kept; for more distinct frames lower num_frames or frame_sample_rate, or use sampling='segments'. "
+            "(Shown once per processor.)"
         )
 
     def _load_views(self, video, metadata: VideoMetadata | None, options: dict, generator):
@@ -338,6 +483,31 @@ class VideoClipProcessor(BaseVideoProcessor):
             crop = frames[torch.from_numpy(view), :, top : top + crop_height, left : left + crop_width]
             torch.addcmul(shift, crop, gain, out=out[view_index])  # rescale + normalise in one pass
         return out
+
+
+# ------------------------------------------------------------------------------------------ model config
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def config_disagreements(processor: VideoClipProcessor, config, skip=()) -> list[str]:
+    """Where ``processor``'s input differs from what ``config``'s network was built for (clip length, crop
+    size), one readable line each; settings named in ``skip`` (given explicitly by a caller) are not compared."""
+    found = []
+    if "num_frames" not in skip and getattr(config, "num_frames", None) not in (None, processor.num_frames):
+        found.append(
+            f"the video processor samples num_frames={processor.num_frames} but the model config has "
+            f"num_frames={config.num_frames}"
+        )
+    image_size = getattr(config, "image_size", None)
+    crop = (processor.crop_size.height, processor.crop_size.width)
+    if "crop_size" not in skip and image_size is not None and crop != _pair(image_size):
+        found.append(
+            f"the video processor crops {crop[0]}x{crop[1]} but the model config has image_size={image_size!r}"
+        )
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -520,4 +690,4 @@ def pixel_affine(options: dict, scale: float, channels: int, device) -> tuple[to
     return (scale / std).view(channels, 1, 1), (-mean / std).view(channels, 1, 1)
 
 
-__all__ = ["VideoClipKwargs", "VideoClipProcessor", "VideoSource"]
+__all__ = ["VideoClipKwargs", "VideoClipProcessor", "VideoSource", "config_disagreements"]

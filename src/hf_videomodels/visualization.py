@@ -100,14 +100,14 @@ def save_attention_maps(model, video_processor, video, path, top_k: int = 3) -> 
     """Classify ``video`` with ``model`` and write a PNG of each sampled frame under its cls attention map.
 
     ``video`` is anything ``video_processor`` takes (a path, URL, array, ...). The processor's evaluation
-    settings are used with the model's ``num_frames`` (as the video-classification pipeline does) and a
+    settings are used (as the video-classification pipeline uses them) with a
     single view: with several clips / crops, the first clip's centre crop (``num_clips=1, num_crops=1``), so
     the title's top-``top_k`` predictions are those of that one view. Raises ``UserInputError`` (a
     ``ValueError``) for models without attention maps (e.g. I3D), see ``check_attention_maps_supported``.
     """
     check_attention_maps_supported(model)
     config = model.config
-    view = {"num_frames": config.num_frames, "num_clips": 1, "num_crops": 1, "training": False}
+    view = {"num_clips": 1, "num_crops": 1, "training": False}
     inputs = video_processor(video, **view, return_metadata=True, return_tensors="pt")
     # The same frames and crop again, as 0-1 RGB pixels to draw.
     shown = video_processor(
