@@ -99,7 +99,10 @@ def _class_folders(root: Path) -> tuple[dict[str, list[Path]], list[Path]]:
     if empty:
         logger.warning(
             "ignoring %d class folder(s) of %s without readable video files (%s): %s",
-            len(empty), root, ", ".join(sorted(VIDEO_EXTENSIONS)), ", ".join(empty),
+            len(empty),
+            root,
+            ", ".join(sorted(VIDEO_EXTENSIONS)),
+            ", ".join(empty),
         )
     return classes, unreadable
 
@@ -117,7 +120,10 @@ def load_video_folder(data_dir, val_fraction: float = 0.2, seed: int = 0) -> Vid
             split_dirs["validation"] = root / name
             break
     presplit = split_dirs["train"].is_dir() and "validation" in split_dirs
-    listed = {name: _class_folders(path) for name, path in split_dirs.items()} if presplit else {"all": _class_folders(root)}
+    if presplit:
+        listed = {name: _class_folders(path) for name, path in split_dirs.items()}
+    else:
+        listed = {"all": _class_folders(root)}
     per_split = {name: classes for name, (classes, _) in listed.items()}
     unreadable = [path for _, skipped in listed.values() for path in skipped]
     class_names = sorted(per_split["train"] if presplit else per_split["all"])
@@ -179,7 +185,9 @@ def stratified_split(full: Dataset, val_fraction: float, seed: int) -> DatasetDi
     split = full.select(np.flatnonzero(~single)).train_test_split(
         test_size=val_fraction, stratify_by_column="label", seed=seed
     )
-    train = concatenate_datasets([split["train"], full.select(np.flatnonzero(single))]) if single.any() else split["train"]
+    train = (
+        concatenate_datasets([split["train"], full.select(np.flatnonzero(single))]) if single.any() else split["train"]
+    )
     return DatasetDict({"train": train, "validation": split["test"]})
 
 
@@ -422,4 +430,3 @@ def processor_summary(processor) -> dict:
         if value is not None:
             summary[key] = dict(value) if hasattr(value, "keys") else value
     return summary
-

@@ -53,18 +53,28 @@ class TrainConfig:
             "help": "DATA_DIR/<class>/<videos> (split here, stratified) or DATA_DIR/{train,validation}/<class>/...",
         }
     )
-    output_dir: Path = field(metadata={"flag": "--output", "metavar": "DIR", "help": "folder for the model, card, log and curve"})
-    model: str | None = field(default=None, metadata={"help": "folder or Hub repo of a pretrained model to fine-tune"})
-    architecture: str | None = field(
-        default=None, metadata={"help": "train from scratch instead: i3d or timesformer"}
+    output_dir: Path = field(
+        metadata={"flag": "--output", "metavar": "DIR", "help": "folder for the model, card, log and curve"}
     )
+    model: str | None = field(default=None, metadata={"help": "folder or Hub repo of a pretrained model to fine-tune"})
+    architecture: str | None = field(default=None, metadata={"help": "train from scratch instead: i3d or timesformer"})
     config_overrides: dict = field(
         default_factory=dict,
-        metadata={"flag": "--config", "parse": json_object, "metavar": "JSON", "help": "JSON object of model config settings"},
+        metadata={
+            "flag": "--config",
+            "parse": json_object,
+            "metavar": "JSON",
+            "help": "JSON object of model config settings",
+        },
     )
     processor_overrides: dict = field(
         default_factory=dict,
-        metadata={"flag": "--processor", "parse": json_object, "metavar": "JSON", "help": "JSON object of video processor settings"},
+        metadata={
+            "flag": "--processor",
+            "parse": json_object,
+            "metavar": "JSON",
+            "help": "JSON object of video processor settings",
+        },
     )
     epochs: float = field(default=3.0, metadata={"help": "passes over the training videos (> 0)"})
     max_steps: int = field(
@@ -99,7 +109,9 @@ class TrainConfig:
                 "give exactly one of model (--model, to fine-tune) or architecture (--architecture, from scratch)"
             )
         if self.max_steps != -1 and self.max_steps < 1:
-            raise UserInputError(f"max_steps (--max-steps) must be a positive number of steps or -1, got {self.max_steps}")
+            raise UserInputError(
+                f"max_steps (--max-steps) must be a positive number of steps or -1, got {self.max_steps}"
+            )
         if self.max_steps == -1 and not (math.isfinite(self.epochs) and self.epochs > 0):
             raise UserInputError(f"epochs (--epochs) must be a positive number, got {self.epochs}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
