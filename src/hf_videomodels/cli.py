@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: X)" to an option's help, except where the default is "not given" (None or False)."""
 
     def _get_help_string(self, action):
@@ -27,16 +27,6 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _json_dict(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"num_frames\": 8}'")
     return value
 
 
@@ -56,31 +46,14 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .training import TrainConfig, train
+    from .training import train
+    from .training_args import train_config_from_args
 
-    if bool(args.model) == bool(args.architecture):
-        raise SystemExit("give exactly one of --model (fine-tune) or --architecture (train from scratch)")
-    result = train(
-        TrainConfig(
-            data_dir=Path(args.data_dir),
-            output_dir=Path(args.output),
-            model=args.model,
-            architecture=args.architecture,
-            config_overrides=args.config,
-            processor_overrides=args.processor,
-            epochs=args.epochs,
-            max_steps=args.max_steps,
-            learning_rate=args.learning_rate,
-            batch_size=args.batch_size,
-            val_fraction=args.val_fraction,
-            num_workers=args.num_workers,
-            bf16=args.bf16,
-            seed=args.seed,
-            push_to_hub=args.push_to_hub,
-        )
-    )
+    result = train(train_config_from_args(args))
     metrics = {k: round(v, 4) for k, v in result.metrics.items() if isinstance(v, float)}
     print(json.dumps(metrics, indent=1))
+    if result.unreadable_videos:
+        print(f"skipped {len(result.unreadable_videos)} unreadable video(s), named in the warnings above")
     print(f"saved to {result.output_dir}")
     return 0
 
@@ -127,8 +100,8 @@ def _cmd_classify(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hf-videomodels", description=__doc__, formatter_class=_HelpFormatter)
-    subparser_class = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
+    parser = argparse.ArgumentParser(prog="hf-videomodels", description=__doc__, formatter_class=HelpFormatter)
+    subparser_class = functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=subparser_class)
 
     demo = commands.add_parser("demo", help="train a small model on synthetic motion videos and show the result")
@@ -137,22 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data and the training")
     demo.set_defaults(func=_cmd_demo)
 
-    train = commands.add_parser("train", help="fine-tune on a folder of class sub-folders of videos")
-    train.add_argument("data_dir", help="DATA_DIR/<class>/<videos> or DATA_DIR/{train,validation}/<class>/...")
-    train.add_argument("--output", required=True)
-    train.add_argument("--model", help="folder or Hub repo of a pretrained model to fine-tune")
-    train.add_argument("--architecture", help="train from scratch: i3d or timesformer")
-    train.add_argument("--config", type=_json_dict, default={}, help="JSON config overrides")
-    train.add_argument("--processor", type=_json_dict, default={}, help="JSON video processor overrides")
-    train.add_argument("--epochs", type=float, default=3)
-    train.add_argument("--max-steps", type=int, default=-1)
-    train.add_argument("--learning-rate", type=float, default=5e-4)
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--val-fraction", type=float, default=0.2)
-    train.add_argument("--num-workers", type=int, default=2, help="decoding worker processes")
-    train.add_argument("--bf16", action="store_true", help="bf16 mixed precision")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--push-to-hub", metavar="REPO")
+    from .training_args import add_train_arguments  # light: keeps --help fast
+
+    train = commands.add_parser(
+        "train",
+        help="fine-tune on a folder of class sub-folders of videos",
+        description="Train a video classifier on DATA_DIR with transformers' Trainer (see training.train).",
+    )
+    add_train_arguments(train)
     train.set_defaults(func=_cmd_train)
 
     classify = commands.add_parser("classify", help="classify a video file with a model folder or Hub repo")

@@ -4,6 +4,12 @@ Data layout: ``DATA_DIR/<class name>/<video files>`` (split into train/validatio
 ``DATA_DIR/train/<class>/...`` plus ``DATA_DIR/validation/<class>/...`` (also ``val`` or ``test``).
 Videos are listed into a ``datasets.Dataset`` and decoded on the fly by the model's video processor:
 random temporal jitter and spatial augmentation for training, the deterministic evaluation recipe otherwise.
+
+Before training, every file is opened once (its metadata, no frames converted): files that are not readable
+videos are skipped, each named in a warning and counted in ``TrainResult.unreadable_videos``. Class folders
+without (readable) videos are left out with a warning. In the one-folder layout, ``val_fraction`` of each
+class is held out for validation (0: no validation split, metrics from training only); a class with a single
+video cannot be split and is used for training only, with a warning.
 """
 
 from __future__ import annotations
@@ -17,69 +23,95 @@ from pathlib import Path
 import evaluate
 import numpy as np
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 from transformers import (
+    AutoConfig,
     AutoModelForVideoClassification,
     AutoVideoProcessor,
     Trainer,
     TrainingArguments,
     set_seed,
 )
+from transformers.utils import is_torch_bf16_gpu_available
 
-from .hub import save_model_folder
+from .errors import UserInputError, check_known_keys
+from .hub import resolve_model_reference, save_model_folder
 from .metrics import TOP_K_ACCURACY
 from .model_card import render_model_card
 from .registration import find_architecture
+from .training_args import TrainConfig, check_val_fraction
+from .video_io import VideoDecodingError, probe_video
+from .video_processing_utils import VideoClipProcessor
 
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".gif", ".ogv"}
 VALIDATION_SPLIT_NAMES = ("validation", "val", "test")
-
-
-@dataclass
-class TrainConfig:
-    data_dir: Path
-    output_dir: Path
-    model: str | None = None  # a folder or Hub repo to fine-tune ...
-    architecture: str | None = None  # ... or an architecture (e.g. "timesformer") to train from scratch
-    config_overrides: dict = field(default_factory=dict)
-    processor_overrides: dict = field(default_factory=dict)
-    epochs: float = 3.0
-    max_steps: int = -1
-    learning_rate: float = 5e-4
-    weight_decay: float = 0.05
-    warmup_fraction: float = 0.1
-    batch_size: int = 8
-    eval_batch_size: int | None = None
-    val_fraction: float = 0.2
-    num_workers: int = 0
-    bf16: bool = False
-    seed: int = 0
-    logging_steps: int = 5
-    push_to_hub: str | None = None
-    show_progress: bool = True
+# Loss points on the training curve when logging_steps is not set: every step of runs up to this many steps.
+CURVE_POINTS = 50
+# Top-k accuracies reported, for the k below the class count (with k classes or fewer, top-k is always 1).
+TOP_K = (1, 5)
+# Config keys the data sets (from the class folders), which overrides cannot change.
+LABEL_KEYS = ("num_labels", "id2label", "label2id")
 
 
 @dataclass
 class TrainResult:
     output_dir: Path
-    metrics: dict
+    metrics: dict  # eval_* metrics of the validation split; the training metrics when there is none
     log_history: list
     class_names: list[str]
+    unreadable_videos: list[Path] = field(default_factory=list)  # skipped files, each named in a warning
 
 
-def _class_folders(root: Path) -> dict[str, list[Path]]:
-    classes = {}
+@dataclass
+class VideoFolder:
+    """A data folder listed for training: its splits, and the files skipped because they are not readable videos."""
+
+    splits: DatasetDict  # "train", plus "validation" unless no validation split was asked for
+    unreadable: list[Path]
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.splits["train"].features["label"].names
+
+
+def _is_readable_video(path: Path) -> bool:
+    try:
+        probe_video(path)
+    except VideoDecodingError as error:
+        logger.warning("skipping an unreadable video: %s", error)
+        return False
+    return True
+
+
+def _class_folders(root: Path) -> tuple[dict[str, list[Path]], list[Path]]:
+    """The readable video files of each class sub-folder of ``root``, and the unreadable ones (skipped).
+    Folders left without videos are dropped, with a warning naming them."""
+    classes, empty, unreadable = {}, [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        videos = [path for path in files if _is_readable_video(path)]
+        unreadable += sorted(set(files) - set(videos))
         if videos:
             classes[folder.name] = videos
-    return classes
+        else:
+            empty.append(folder.name)
+    if empty:
+        logger.warning(
+            "ignoring %d class folder(s) of %s without readable video files (%s): %s",
+            len(empty),
+            root,
+            ", ".join(sorted(VIDEO_EXTENSIONS)),
+            ", ".join(empty),
+        )
+    return classes, unreadable
 
 
-def load_video_folder(data_dir, val_fraction: float = 0.2, seed: int = 0) -> DatasetDict:
-    """A ``DatasetDict`` with ``train`` and ``validation`` splits of ``{"video": path, "label": ClassLabel}``."""
+def load_video_folder(data_dir, val_fraction: float = 0.2, seed: int = 0) -> VideoFolder:
+    """List a data folder (layouts in the module docstring) into ``train`` and ``validation`` splits of
+    ``{"video": path, "label": ClassLabel}``; ``val_fraction=0`` gives no validation split."""
+    check_val_fraction(val_fraction)
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
@@ -89,10 +121,15 @@ def load_video_folder(data_dir, val_fraction: float = 0.2, seed: int = 0) -> Dat
             split_dirs["validation"] = root / name
             break
     presplit = split_dirs["train"].is_dir() and "validation" in split_dirs
-    per_split = {name: _class_folders(path) for name, path in split_dirs.items()} if presplit else None
-    class_names = sorted(per_split["train"]) if presplit else sorted(_class_folders(root))
+    if presplit:
+        listed = {name: _class_folders(path) for name, path in split_dirs.items()}
+    else:
+        listed = {"all": _class_folders(root)}
+    per_split = {name: classes for name, (classes, _) in listed.items()}
+    unreadable = [path for _, skipped in listed.values() for path in skipped]
+    class_names = sorted(per_split["train"] if presplit else per_split["all"])
     if len(class_names) < 2:
-        raise ValueError(
+        raise UserInputError(
             f"{root} must hold at least two class sub-folders of video files "
             f"({', '.join(sorted(VIDEO_EXTENSIONS))}); found {class_names or 'none'}"
         )
@@ -101,15 +138,58 @@ def load_video_folder(data_dir, val_fraction: float = 0.2, seed: int = 0) -> Dat
     def as_dataset(classes: dict[str, list[Path]]) -> Dataset:
         unknown = set(classes) - set(class_names)
         if unknown:
-            raise ValueError(f"validation classes not present in training data: {sorted(unknown)}")
+            raise UserInputError(f"validation classes not present in training data: {sorted(unknown)}")
         rows = [(str(path), class_names.index(name)) for name, paths in classes.items() for path in paths]
         return Dataset.from_dict({"video": [r[0] for r in rows], "label": [r[1] for r in rows]}, features=features)
 
     if presplit:
-        return DatasetDict({name: as_dataset(classes) for name, classes in per_split.items()})
-    full = as_dataset(_class_folders(root))
-    split = full.train_test_split(test_size=val_fraction, stratify_by_column="label", seed=seed)
-    return DatasetDict({"train": split["train"], "validation": split["test"]})
+        splits = DatasetDict({name: as_dataset(classes) for name, classes in per_split.items()})
+    else:
+        splits = stratified_split(as_dataset(per_split["all"]), val_fraction, seed)
+    return VideoFolder(splits=splits, unreadable=unreadable)
+
+
+def stratified_split(full: Dataset, val_fraction: float, seed: int) -> DatasetDict:
+    """Hold out ``val_fraction`` of the videos for validation, in proportion per class.
+
+    No validation split for ``val_fraction=0``. A class with one video cannot be split: it is used for training
+    only (with a warning). A fraction that would give either split fewer videos than there are classes is
+    refused, with the fraction that works.
+    """
+    if val_fraction == 0:
+        return DatasetDict({"train": full})
+    names = full.features["label"].names
+    labels = np.asarray(full["label"])
+    counts = np.bincount(labels, minlength=len(names))
+    single = counts[labels] == 1
+    if single.any():
+        logger.warning(
+            "class(es) with a single video, used for training only (never validated): %s",
+            ", ".join(names[i] for i in np.flatnonzero(counts == 1)),
+        )
+    num_videos, num_classes = int((~single).sum()), int((counts >= 2).sum())
+    if num_classes == 0:
+        raise UserInputError("every class has a single video: nothing can be validated; use --val-fraction 0")
+    num_validation = math.ceil(val_fraction * num_videos)  # as datasets.Dataset.train_test_split counts
+    if num_validation < num_classes:
+        raise UserInputError(
+            f"--val-fraction {val_fraction} holds out {num_validation} of {num_videos} videos for validation, fewer "
+            f"than the {num_classes} classes with two videos or more; a stratified split needs one per class: use "
+            f"at least {math.ceil(num_classes / num_videos * 1000) / 1000:g}, or 0 for no validation split"
+        )
+    if num_videos - num_validation < num_classes:
+        raise UserInputError(
+            f"--val-fraction {val_fraction} leaves {num_videos - num_validation} of {num_videos} videos for training, "
+            f"fewer than the {num_classes} classes; use at most "
+            f"{math.floor((num_videos - num_classes) / num_videos * 1000) / 1000:g}"
+        )
+    split = full.select(np.flatnonzero(~single)).train_test_split(
+        test_size=val_fraction, stratify_by_column="label", seed=seed
+    )
+    train = (
+        concatenate_datasets([split["train"], full.select(np.flatnonzero(single))]) if single.any() else split["train"]
+    )
+    return DatasetDict({"train": train, "validation": split["test"]})
 
 
 def video_transform(video_processor, training: bool):
@@ -130,23 +210,50 @@ def collate(examples: list[dict]) -> dict:
 
 
 def top_k_metrics(num_labels: int):
+    """``compute_metrics`` for ``Trainer``: ``top{k}_accuracy`` for each k of ``TOP_K`` below ``num_labels``."""
     metric = evaluate.load(TOP_K_ACCURACY)
-    top_k = min(5, num_labels)
+    ks = [k for k in TOP_K if k < num_labels]
 
     def compute(eval_prediction) -> dict:
         logits, labels = eval_prediction.predictions, eval_prediction.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
-        results = metric.compute(predictions=logits, references=labels, k=1)
-        results.update(metric.compute(predictions=logits, references=labels, k=top_k))
-        return {"top1_accuracy": results["top1_accuracy"], "top5_accuracy": results[f"top{top_k}_accuracy"]}
+        results = {}
+        for k in ks:
+            results.update(metric.compute(predictions=logits, references=labels, k=k))
+        return {f"top{k}_accuracy": results[f"top{k}_accuracy"] for k in ks}
 
     return compute
 
 
-def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
-    from .video_processing_utils import VideoClipProcessor
+def check_overrides(cfg: TrainConfig) -> None:
+    """Refuse config and processor override keys the model's classes do not have, with the valid ones (a typo
+    would otherwise be stored beside the real setting, fail inside ``from_pretrained``, or be ignored)."""
+    if cfg.model:
+        resolve_model_reference(cfg.model)  # "no such folder" / "not a model folder" before transformers' errors
+        config = AutoConfig.from_pretrained(cfg.model)
+        processor_class = type(AutoVideoProcessor.from_pretrained(cfg.model))
+    else:
+        arch = find_architecture(cfg.architecture)
+        config, processor_class = arch.config_class(), arch.video_processor_class
+    from_data = sorted(set(cfg.config_overrides) & set(LABEL_KEYS))
+    if from_data:
+        raise UserInputError(f"{', '.join(from_data)}: set from the data's class folders, not by a config override")
+    check_known_keys(cfg.config_overrides, set(config.to_dict()) - set(LABEL_KEYS), f"{type(config).__name__} config")
+    check_known_keys(cfg.processor_overrides, processor_class.valid_kwargs.__annotations__, processor_class.__name__)
 
+
+def _train_on_cpu_for_bf16(bf16: bool) -> bool:
+    """Whether bf16 asks for Trainer's ``use_cpu``: with no accelerator, bf16 autocast runs on the CPU (transformers
+    refuses bf16 otherwise). An accelerator without bf16 is refused rather than silently left for the CPU."""
+    if not bf16 or is_torch_bf16_gpu_available():
+        return False
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        raise UserInputError("this accelerator does not support bf16 (CUDA needs an Ampere or newer GPU); drop --bf16")
+    return True
+
+
+def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
     id2label = dict(enumerate(class_names))
     label2id = {name: i for i, name in id2label.items()}
     if cfg.model:
@@ -205,17 +312,34 @@ def plot_training_curve(log_history: list[dict], path) -> Path:
 
 
 def train(cfg: TrainConfig) -> TrainResult:
+    """Train a video classifier on ``cfg.data_dir`` and write it to ``cfg.output_dir``.
+
+    Fine-tunes ``cfg.model`` (a new classification head for the data's classes) or trains ``cfg.architecture``
+    from scratch, with transformers' ``Trainer``: AdamW, cosine schedule with warm-up, evaluation of top-1
+    (and top-5 with more than five classes) accuracy on the validation split after every epoch and at the end.
+
+    The output folder holds the weights (safetensors), config with the labels, video processor, a model card
+    with the measured metrics, ``training_log.json`` and ``training_curve.png``; it is also uploaded to
+    ``cfg.push_to_hub`` when set. Unknown config/processor override keys, unusable data folders and numbers
+    raise ``UserInputError`` before any training.
+    """
     set_seed(cfg.seed)
-    data = load_video_folder(cfg.data_dir, cfg.val_fraction, cfg.seed)
-    class_names = data["train"].features["label"].names
+    check_overrides(cfg)
+    on_cpu = _train_on_cpu_for_bf16(cfg.bf16)
+    folder = load_video_folder(cfg.data_dir, cfg.val_fraction, cfg.seed)
+    data, class_names = folder.splits, folder.class_names
+    validation = data.get("validation")
     model, processor = build_model_and_processor(cfg, class_names)
     data["train"].set_transform(video_transform(processor, training=True))
-    data["validation"].set_transform(video_transform(processor, training=False))
+    if validation is not None:
+        validation.set_transform(video_transform(processor, training=False))
 
+    output_dir = Path(cfg.output_dir)
+    checkpoints = output_dir / "checkpoints"
     steps_per_epoch = math.ceil(len(data["train"]) / cfg.batch_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
     args = TrainingArguments(
-        output_dir=str(Path(cfg.output_dir) / "checkpoints"),
+        output_dir=str(checkpoints),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,
@@ -224,15 +348,17 @@ def train(cfg: TrainConfig) -> TrainResult:
         lr_scheduler_type="cosine",
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size or cfg.batch_size,
-        eval_strategy="epoch",
+        eval_strategy="epoch" if validation is not None else "no",
         save_strategy="no",
         logging_strategy="steps",
-        logging_steps=cfg.logging_steps,
+        # A fraction is of the run's steps: every step for short runs, so the curve always has points.
+        logging_steps=cfg.logging_steps or 1 / CURVE_POINTS,
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=cfg.num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
         bf16=cfg.bf16,
+        use_cpu=on_cpu,
         seed=cfg.seed,
         disable_tqdm=not cfg.show_progress,
     )
@@ -240,31 +366,50 @@ def train(cfg: TrainConfig) -> TrainResult:
         model=model,
         args=args,
         train_dataset=data["train"],
-        eval_dataset=data["validation"],
+        eval_dataset=validation,
         data_collator=collate,
         compute_metrics=top_k_metrics(len(class_names)),
     )
-    trainer.train()
-    metrics = trainer.evaluate()
-    output_dir = Path(cfg.output_dir)
+    train_output = trainer.train()
+    metrics = trainer.evaluate() if validation is not None else train_output.metrics
+    if checkpoints.is_dir() and not any(checkpoints.iterdir()):
+        checkpoints.rmdir()  # nothing is saved there (save_strategy="no"), but Trainer creates it
+    card_metrics = {k.removeprefix("eval_"): v for k, v in metrics.items() if "accuracy" in k or k.endswith("loss")}
     card = render_model_card(
         model_id=cfg.push_to_hub or output_dir.name,
         architecture=type(model).__name__.removesuffix("ForVideoClassification"),
         base_model=cfg.model,
         datasets=[],
-        metrics={k.removeprefix("eval_"): v for k, v in metrics.items() if "accuracy" in k or k == "eval_loss"},
-        source=(
-            f"Fine-tuned with `hf-videomodels train` on {len(data['train'])} training and "
-            f"{len(data['validation'])} validation videos in {len(class_names)} classes "
-            f"({', '.join(class_names[:10])}{', ...' if len(class_names) > 10 else ''})."
-        ),
+        metrics=card_metrics,
+        source=_describe_training(cfg, folder),
         preprocessing=processor_summary(processor),
     )
     save_model_folder(trainer.model, processor, output_dir, card, push_to_hub=cfg.push_to_hub)
     history = trainer.state.log_history
     (output_dir / "training_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
     plot_training_curve(history, output_dir / "training_curve.png")
-    return TrainResult(output_dir=output_dir, metrics=metrics, log_history=history, class_names=class_names)
+    return TrainResult(
+        output_dir=output_dir,
+        metrics=metrics,
+        log_history=history,
+        class_names=class_names,
+        unreadable_videos=folder.unreadable,
+    )
+
+
+def _describe_training(cfg: TrainConfig, folder: VideoFolder) -> str:
+    """The model card's account of the run: how, on what, and what the metrics are measured on."""
+    names = folder.class_names
+    how = f"Fine-tuned from `{cfg.model}`" if cfg.model else "Trained from scratch"
+    classes = f"{len(names)} classes ({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
+    text = f"{how} with `hf-videomodels train` on {len(folder.splits['train'])} training videos in {classes}"
+    if "validation" in folder.splits:
+        text += f"; the metrics are measured on {len(folder.splits['validation'])} validation videos."
+    else:
+        text += "; there was no validation split, so the metrics are training metrics only."
+    if folder.unreadable:
+        text += f" {len(folder.unreadable)} unreadable video file(s) were skipped."
+    return text
 
 
 def processor_summary(processor) -> dict:
@@ -289,4 +434,3 @@ def processor_summary(processor) -> dict:
         if value is not None:
             summary[key] = dict(value) if hasattr(value, "keys") else value
     return summary
-

@@ -1,0 +1,169 @@
+"""The settings of ``hf-videomodels train``, defined once: the ``TrainConfig`` dataclass.
+
+``training.train`` takes it, and the command line builds its ``train`` options from the fields (help text in
+each field's metadata, defaults shown by ``--help``). Light on purpose: importing this module loads no
+torch, datasets or model code, so ``hf-videomodels train --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserInputError
+
+
+def json_object(text: str) -> dict:
+    """Parse a JSON object given on the command line (argparse ``type``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"num_frames\": 8}'")
+    return value
+
+
+def check_val_fraction(val_fraction: float) -> None:
+    if not 0 <= val_fraction < 1:
+        raise UserInputError(
+            f"val_fraction (--val-fraction) must be at least 0 and below 1, got {val_fraction}; "
+            "0 trains without a validation split"
+        )
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``training.train`` needs. Invalid numbers are refused here, with ``UserInputError``.
+
+    Field metadata drives the command line: ``help``; ``flag`` (the option name when it is not the field
+    name with dashes); ``positional``; ``parse`` (the argparse ``type`` when it is not the field's type);
+    ``metavar``.
+    """
+
+    data_dir: Path = field(
+        metadata={
+            "positional": True,
+            "help": "DATA_DIR/<class>/<videos> (split here, stratified) or DATA_DIR/{train,validation}/<class>/...",
+        }
+    )
+    output_dir: Path = field(
+        metadata={"flag": "--output", "metavar": "DIR", "help": "folder for the model, card, log and curve"}
+    )
+    model: str | None = field(default=None, metadata={"help": "folder or Hub repo of a pretrained model to fine-tune"})
+    architecture: str | None = field(default=None, metadata={"help": "train from scratch instead: i3d or timesformer"})
+    config_overrides: dict = field(
+        default_factory=dict,
+        metadata={
+            "flag": "--config",
+            "parse": json_object,
+            "metavar": "JSON",
+            "help": "JSON object of model config settings",
+        },
+    )
+    processor_overrides: dict = field(
+        default_factory=dict,
+        metadata={
+            "flag": "--processor",
+            "parse": json_object,
+            "metavar": "JSON",
+            "help": "JSON object of video processor settings",
+        },
+    )
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training videos (> 0)"})
+    max_steps: int = field(
+        default=-1, metadata={"help": "optimiser steps to run instead of --epochs; -1: run --epochs"}
+    )
+    learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (cosine schedule)"})
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay"})
+    warmup_fraction: float = field(default=0.1, metadata={"help": "fraction of the steps spent warming up"})
+    batch_size: int = field(default=8, metadata={"help": "training videos per step"})
+    eval_batch_size: int | None = field(default=None, metadata={"help": "validation batch size; default: --batch-size"})
+    val_fraction: float = field(
+        default=0.2,
+        metadata={"help": "fraction of DATA_DIR/<class> videos held out for validation (stratified); 0: none"},
+    )
+    num_workers: int = field(default=0, metadata={"help": "video decoding worker processes (0: in the main one)"})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (autocast; on the CPU too)"})
+    seed: int = field(default=0, metadata={"help": "seed of the split, initialisation, sampling and augmentation"})
+    logging_steps: int | None = field(
+        default=None,
+        metadata={"help": "steps between training-loss logs; default: every step up to 50, ~50 points beyond"},
+    )
+    push_to_hub: str | None = field(
+        default=None, metadata={"metavar": "REPO", "help": "also upload the model folder to this Hub repo"}
+    )
+    show_progress: bool = field(default=True, metadata={"help": "progress bars"})
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        self.output_dir = Path(self.output_dir)
+        if bool(self.model) == bool(self.architecture):
+            raise UserInputError(
+                "give exactly one of model (--model, to fine-tune) or architecture (--architecture, from scratch)"
+            )
+        if self.max_steps != -1 and self.max_steps < 1:
+            raise UserInputError(
+                f"max_steps (--max-steps) must be a positive number of steps or -1, got {self.max_steps}"
+            )
+        if self.max_steps == -1 and not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise UserInputError(f"epochs (--epochs) must be a positive number, got {self.epochs}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserInputError(f"learning_rate (--learning-rate) must be positive, got {self.learning_rate}")
+        if not self.weight_decay >= 0:
+            raise UserInputError(f"weight_decay (--weight-decay) must be at least 0, got {self.weight_decay}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise UserInputError(f"warmup_fraction (--warmup-fraction) must be in [0, 1), got {self.warmup_fraction}")
+        for name in ("batch_size", "eval_batch_size", "logging_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserInputError(f"{name} (--{name.replace('_', '-')}) must be at least 1, got {value}")
+        if self.num_workers < 0:
+            raise UserInputError(f"num_workers (--num-workers) must be at least 0, got {self.num_workers}")
+        check_val_fraction(self.val_fraction)
+
+
+def _without_none(hint):
+    """``X`` for ``X | None``; other hints unchanged."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)]
+        if len(kinds) == 1:
+            return kinds[0]
+    return hint
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one option per ``TrainConfig`` field (the command line's help formatter shows their defaults)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for spec in dataclasses.fields(TrainConfig):
+        meta = spec.metadata
+        kind = _without_none(hints[spec.name])
+        options = {"help": meta["help"]}
+        if "metavar" in meta:
+            options["metavar"] = meta["metavar"]
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = meta.get("parse", kind)
+        if meta.get("positional"):
+            parser.add_argument(spec.name, metavar=spec.name.upper(), **options)
+            continue
+        if spec.default is not dataclasses.MISSING:
+            options["default"] = spec.default
+        elif spec.default_factory is not dataclasses.MISSING:
+            options["default"] = spec.default_factory()
+        else:
+            options["required"] = True
+        flag = meta.get("flag", "--" + spec.name.replace("_", "-"))
+        parser.add_argument(flag, dest=spec.name, **options)
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` of parsed ``train`` options."""
+    return TrainConfig(**{spec.name: getattr(args, spec.name) for spec in dataclasses.fields(TrainConfig)})
