@@ -313,3 +313,8 @@ def test_forward_documents_its_arguments(model_class):
         if name not in ("self", "kwargs"):
             assert f"{name} (" in doc, f"{model_class.__name__}.forward does not document {name}"
     assert "Returns:" in doc
+
+
+def test_unknown_architecture_suggestion_ignores_case():
+    with pytest.raises(UserInputError, match=r"unknown architecture 'i3dd' \(did you mean 'I3D'\?\)"):
+        find_architecture("i3dd")

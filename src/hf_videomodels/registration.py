@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from transformers import (
@@ -12,7 +13,7 @@ from transformers import (
 )
 from transformers.models.auto import modeling_auto
 
-from .errors import UserInputError, suggest
+from .errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -77,4 +78,7 @@ def find_architecture(name: str) -> Architecture:
         if wanted in (arch.name.lower(), arch.config_class.model_type.removeprefix("hfvm_")):
             return arch
     known = [arch.name for arch in ARCHITECTURES]
-    raise UserInputError(f"unknown architecture {name!r}{suggest(name, known)}; known: {', '.join(known)}")
+    by_lower_name = {arch.name.lower(): arch.name for arch in ARCHITECTURES}
+    close = difflib.get_close_matches(wanted, by_lower_name, n=1)  # case-blind, so "i3dd" finds I3D
+    hint = f" (did you mean {by_lower_name[close[0]]!r}?)" if close else ""
+    raise UserInputError(f"unknown architecture {name!r}{hint}; known: {', '.join(known)}")
