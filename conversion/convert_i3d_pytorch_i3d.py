@@ -120,10 +120,9 @@ def convert_pytorch_i3d_state_dict(
 
 
 def build_video_processor(config: I3DConfig) -> I3DVideoProcessor:
-    """The original preprocessing (see the module docstring): ``I3DVideoProcessor``'s defaults, for the
-    checkpoint's number of input channels."""
-    channels = config.num_channels
-    return I3DVideoProcessor(num_channels=channels, image_mean=[0.5] * channels, image_std=[0.5] * channels)
+    """The original preprocessing (see the module docstring): ``I3DVideoProcessor``'s recipe, sized by the
+    config like every processor the package derives from a config (frames, crop, channels)."""
+    return I3DVideoProcessor.for_model_config(config)
 
 
 def preprocessing_rows(config: I3DConfig, processor: I3DVideoProcessor) -> dict[str, str]:

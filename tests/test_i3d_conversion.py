@@ -224,3 +224,14 @@ def test_flow_checkpoint_gets_a_two_channel_processor():
     processor = build_video_processor(config)
     assert processor.num_channels == 2
     assert list(processor.image_mean) == [0.5, 0.5] and list(processor.image_std) == [0.5, 0.5]
+
+
+def test_converted_processor_follows_the_config():
+    """The converter derives its processor from the config like training does (one source of truth): a
+    config for other clips and frames gets a processor that samples and crops for it."""
+    config, _ = convert_pytorch_i3d_state_dict(_manifest_state_dict("rgb_imagenet", with_counters=False))
+    config.num_frames, config.image_size = 32, 256
+    processor = build_video_processor(config)
+    assert processor.num_frames == 32
+    assert (processor.crop_size["height"], processor.crop_size["width"]) == (256, 256)
+    assert processor.size["shortest_edge"] == round(256 * 256 / 224)
