@@ -80,6 +80,7 @@ from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata
 
 from .errors import UserInputError, suggest
+from .layers.patch_embed import pair
 from .sampling import CLIP_ALIGNMENTS, SAMPLING_MODES, SHORT_VIDEO_MODES, repeated_frame_count, sample_views
 from .video_io import VideoSource, read_video
 
@@ -194,7 +195,7 @@ class VideoClipProcessor(BaseVideoProcessor):
         """A new processor with this one's settings but frames, crop, resize and channels taken from
         ``config`` as :meth:`for_model_config` describes (the resize keeps this processor's resize/crop ratio),
         then the explicit ``overrides``."""
-        crop_height, crop_width = _pair(config.image_size)
+        crop_height, crop_width = pair(config.image_size)
         channels = config.num_channels
         derived = {
             "num_frames": config.num_frames,
@@ -488,10 +489,6 @@ class VideoClipProcessor(BaseVideoProcessor):
 # ------------------------------------------------------------------------------------------ model config
 
 
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
 def config_disagreements(processor: VideoClipProcessor, config, skip=()) -> list[str]:
     """Where ``processor``'s input differs from what ``config``'s network was built for (clip length, crop
     size), one readable line each; settings named in ``skip`` (given explicitly by a caller) are not compared."""
@@ -503,7 +500,7 @@ def config_disagreements(processor: VideoClipProcessor, config, skip=()) -> list
         )
     image_size = getattr(config, "image_size", None)
     crop = (processor.crop_size.height, processor.crop_size.width)
-    if "crop_size" not in skip and image_size is not None and crop != _pair(image_size):
+    if "crop_size" not in skip and image_size is not None and crop != pair(image_size):
         found.append(
             f"the video processor crops {crop[0]}x{crop[1]} but the model config has image_size={image_size!r}"
         )
