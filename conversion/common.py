@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from hf_videomodels.errors import UserInputError
+from hf_videomodels.errors import UserInputError, report_user_errors
 from hf_videomodels.hub import save_model_folder
 
 
-class ConversionError(ValueError):
+class ConversionError(UserInputError):
     """A checkpoint does not fit the target model: names the offending keys."""
 
 
@@ -212,8 +212,4 @@ def run_script(main: Callable[[list[str] | None], object]) -> None:
     """A conversion script's ``__main__``: progress logged at INFO, and a user mistake or a checkpoint that
     does not fit printed as one line (exit status 2) instead of a traceback."""
     logging.basicConfig(level=logging.INFO)
-    try:
-        main(None)
-    except (UserInputError, ConversionError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(report_user_errors(lambda: main(None)))

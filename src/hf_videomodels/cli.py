@@ -8,7 +8,6 @@ import argparse
 import functools
 import json
 import sys
-from pathlib import Path
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -137,20 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command. A user error (a bad path, setting or video) is one line on stderr and exit code
     2; anything else is a bug and keeps its traceback."""
-    from .errors import UserInputError
-    from .video_io import VideoDecodingError
+    from .errors import report_user_errors
 
-    try:
-        return args.func(args)
-    except (UserInputError, FileNotFoundError, VideoDecodingError) as error:
-        print(f"error: {_one_line(error)}", file=sys.stderr)
-        return 2
-
-
-def _one_line(error: Exception) -> str:
-    if isinstance(error, FileNotFoundError) and error.filename is not None:
-        return f"{error.strerror}: {error.filename}"  # not "[Errno 2] ...: 'path'"
-    return str(error)
+    return report_user_errors(lambda: args.func(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,8 @@ from urllib.parse import urlparse
 import numpy as np
 from transformers.video_utils import VideoMetadata
 
+from .errors import UserInputError
+
 logger = logging.getLogger(__name__)
 
 BACKEND_ENV_VAR = "HF_VIDEOMODELS_VIDEO_BACKEND"
@@ -44,7 +46,7 @@ VideoSource = str | os.PathLike | bytes | BinaryIO
 IndexChoice = Sequence[int] | np.ndarray | Callable[[VideoMetadata], Sequence[int]] | None
 
 
-class VideoDecodingError(ValueError):
+class VideoDecodingError(UserInputError):
     """A video could not be read: a URL that cannot be downloaded, an unreadable or corrupt file, no frames, or
     a frame index out of range."""
 
