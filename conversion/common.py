@@ -92,6 +92,13 @@ def check_complete(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor
         raise ConversionError("shape mismatch: " + "; ".join(wrong[:20]))
 
 
+def meta_state_dict_from_manifest(manifest_path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's tensors as shape-only meta tensors, from its manifest in ``shared/reference`` (a JSON list
+    of ``[key, shape, dtype]``): enough to convert the config and render a model card without the weights."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    return {key: torch.empty(shape, device="meta") for key, shape, *_ in manifest["tensors"]}
+
+
 def resolve_checkpoint(path_or_url: str | os.PathLike) -> Path:
     """A local path as is; an http(s) URL downloaded once to the torch hub cache."""
     text = str(path_or_url)

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from conversion.common import (
+    meta_state_dict_from_manifest,
     ConversionError,
     TensorLedger,
     base_arg_parser,
@@ -175,6 +176,21 @@ def model_card(model_id: str, config: I3DConfig, processor: I3DVideoProcessor, c
         preprocessing=preprocessing,
         notes=notes,
     )
+
+
+PUBLISHED_FILES = ("rgb_imagenet", "flow_imagenet", "rgb_charades", "flow_charades")
+
+
+def published_model_cards(reference_dir: Path) -> dict[str, str]:
+    """{card file name: text} for every published pytorch-i3d checkpoint, from the manifests in
+    ``reference_dir`` (``shared/reference``); read by ``model_cards/generate.py``."""
+    cards = {}
+    for name in PUBLISHED_FILES:
+        state_dict = meta_state_dict_from_manifest(reference_dir / "i3d" / f"{name}.manifest.json")
+        config, _ = convert_pytorch_i3d_state_dict(state_dict)
+        processor = build_video_processor(config)
+        cards[f"i3d_{name}.md"] = model_card(f"i3d-{name.replace('_', '-')}", config, processor, f"{name}.pt")
+    return cards
 
 
 def main(argv: list[str] | None = None) -> Path:

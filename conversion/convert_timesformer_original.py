@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from conversion.common import (
+    meta_state_dict_from_manifest,
     ConversionError,
     TensorLedger,
     base_arg_parser,
@@ -452,6 +453,19 @@ def model_card(model_id: str, config: TimeSformerConfig, checkpoint_name: str, p
         preprocessing=preprocessing,
         notes=notes,
     )
+
+
+def published_model_cards(reference_dir: Path) -> dict[str, str]:
+    """{card file name: text} for every published TimeSformer checkpoint, from the manifests in
+    ``reference_dir`` (``shared/reference``); read by ``model_cards/generate.py``."""
+    cards = {}
+    for file_name, variant in PRETRAINED_VARIANTS.items():
+        stem = file_name.removesuffix(".pyth")
+        state_dict = meta_state_dict_from_manifest(reference_dir / "timesformer" / f"{stem}.manifest.json")
+        config, _ = convert_timesformer_checkpoint({"model_state": state_dict}, variant=file_name)
+        kwargs = video_processor_kwargs(config, variant, None)
+        cards[f"{stem}.md"] = model_card(stem.lower().replace("_", "-"), config, file_name, kwargs)
+    return cards
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -6,33 +6,25 @@ video processor with transformers' Auto classes, so ``AutoModelForVideoClassific
 that pipeline keep the saved video processor's settings (see :mod:`hf_videomodels.pipeline`).
 """
 
-from .models.i3d import I3DConfig, I3DForVideoClassification, I3DModel, I3DVideoProcessor
-from .models.timesformer import (
-    TimeSformerConfig,
-    TimeSformerForVideoClassification,
-    TimeSformerModel,
-    TimeSformerVideoProcessor,
-)
 from .pipeline import VideoClipClassificationPipeline
-from .registration import ARCHITECTURES, register_architectures, register_pipeline
+from .registration import ARCHITECTURE_FOLDERS, architectures, register_architectures, register_pipeline
 from .video_io import VideoDecodingError, probe_video, read_video
 from .video_processing_utils import VideoClipProcessor
 
 __version__ = "0.1.0"
+
+ARCHITECTURES = architectures()
+# Every architecture's config, bare model, classification model and video processor, by class name
+# (hf_videomodels.I3DConfig, ...), from the registration table, so adding an architecture needs no line here.
+globals().update({cls.__name__: cls for arch in ARCHITECTURES for cls in arch.classes})
 
 register_architectures()
 register_pipeline()
 
 __all__ = [
     "ARCHITECTURES",
-    "I3DConfig",
-    "I3DForVideoClassification",
-    "I3DModel",
-    "I3DVideoProcessor",
-    "TimeSformerConfig",
-    "TimeSformerForVideoClassification",
-    "TimeSformerModel",
-    "TimeSformerVideoProcessor",
+    "ARCHITECTURE_FOLDERS",
+    *(cls.__name__ for arch in ARCHITECTURES for cls in arch.classes),
     "VideoClipClassificationPipeline",
     "VideoClipProcessor",
     "VideoDecodingError",

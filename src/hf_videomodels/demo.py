@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models.i3d.configuration_i3d import INCEPTION_V1_CHANNELS
+from .models.i3d import ARCHITECTURE as I3D_ARCHITECTURE
 from .video_io import read_video, write_video
 
 DIRECTIONS = {
@@ -27,18 +27,9 @@ DIRECTIONS = {
     "bottom_to_top": (-1, 0),
 }
 
-# A narrow I3D (a quarter of Inception-V1's channels, 0.8 M parameters): a 3D CNN picks up motion direction
-# in a few epochs on two CPU cores. BatchNorm momentum is PyTorch's 0.1 instead of the TF 0.01 of the
-# published model: with only ~100 steps the slower running averages would not settle before evaluation.
-DEMO_MODEL_CONFIG = {
-    "num_frames": 16,
-    "image_size": 64,
-    "stem_channels": [16, 16, 48],
-    "inception_channels": [[max(4, c // 4) for c in block] for block in INCEPTION_V1_CHANNELS],
-    "pooler_kernel_size": [1, 2, 2],
-    "dropout_prob": 0.2,
-    "batch_norm_momentum": 0.1,
-}
+# The registered small I3D (a narrow Inflated Inception-V1): a 3D CNN picks up motion direction in a few
+# epochs on two CPU cores.
+DEMO_MODEL_CONFIG = {"num_frames": 16, "image_size": 64, **I3D_ARCHITECTURE.small_config}
 # All 16 frames of each clip; no flipping, which would swap the left/right classes.
 DEMO_PROCESSOR_CONFIG = {
     "num_frames": 16,

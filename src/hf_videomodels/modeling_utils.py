@@ -10,6 +10,8 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ImageClassifierOutput
 
+from .layers.consensus import FrameConsensus
+
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
@@ -74,8 +76,45 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> t
     raise ValueError(f"unknown problem_type {config.problem_type!r}; expected one of {PROBLEM_TYPES}")
 
 
+# Weight initialisation by a layer's role in the network, not by its type (see ``VideoPreTrainedModel``).
+INIT_ROLES = ("relu_conv", "linear", "zero", "norm", "keep")
+
+
+def set_init_role(module: nn.Module, role: str) -> nn.Module:
+    """Mark ``module`` for ``VideoPreTrainedModel._init_weights`` and return it (so it can wrap a constructor):
+
+    - ``"relu_conv"``: He (Kaiming) normal, fan-in, for a conv feeding a ReLU (2D or 3D);
+    - ``"linear"``: truncated normal with ``config.initializer_range`` (projections, classifiers, patch
+      embeddings: layers that no ReLU follows);
+    - ``"zero"``: weights and bias zero (a residual branch's last BatchNorm scale, so a block starts as the
+      identity; TimeSformer's temporal projection);
+    - ``"norm"``: scale one, shift zero, fresh running statistics;
+    - ``"keep"``: left as constructed (a module that initialises itself).
+    """
+    if role not in INIT_ROLES:
+        raise ValueError(f"unknown init role {role!r}; expected one of {INIT_ROLES}")
+    module.init_role = role
+    return module
+
+
+def default_init_role(module: nn.Module) -> str | None:
+    """The role of a module nobody marked: convs are taken to sit in a ReLU stack, linear layers to project."""
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        return "relu_conv"
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm)):
+        return "norm"
+    return None
+
+
 class VideoPreTrainedModel(PreTrainedModel):
-    """Base of every model in the package: video input, gradient checkpointing, default weight init."""
+    """Base of every model in the package: video input, gradient checkpointing, weight init by role.
+
+    Each module is initialised by its ``init_role`` (set with :func:`set_init_role`), or by
+    :func:`default_init_role`; the ``classifier`` attribute of a classification model is a "linear" layer
+    even when it is a 1x1 conv (I3D), so fresh logits start small.
+    """
 
     main_input_name = "pixel_values"
     input_modalities = ("video",)
@@ -83,27 +122,26 @@ class VideoPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = getattr(self.config, "initializer_range", 0.02)
-        if isinstance(module, nn.Conv3d) and module is not getattr(self, "classifier", None):
+        role = getattr(module, "init_role", None)
+        if role is None:
+            role = "linear" if module is getattr(self, "classifier", None) else default_init_role(module)
+        if role == "relu_conv":
             # He init keeps activations O(1) through a ReLU stack even in eval mode, where fresh BatchNorm is
             # the identity; a fixed std of 0.02 shrinks them geometrically with depth (logits ~1e-16 in a narrow
-            # I3D). A conv classifier keeps the small init below.
+            # I3D).
             init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)):
-            init.trunc_normal_(module.weight, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm)):
-            if module.weight is not None:
-                init.ones_(module.weight)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-            if getattr(module, "running_mean", None) is not None:
-                init.zeros_(module.running_mean)
-                init.ones_(module.running_var)
-                init.zeros_(module.num_batches_tracked)
+        elif role == "linear":
+            init.trunc_normal_(module.weight, std=getattr(self.config, "initializer_range", 0.02))
+        elif role == "zero":
+            init.zeros_(module.weight)
+        elif role == "norm" and module.weight is not None:
+            init.ones_(module.weight)
+        if role in ("relu_conv", "linear", "zero", "norm") and getattr(module, "bias", None) is not None:
+            init.zeros_(module.bias)
+        if role in ("norm", "zero") and getattr(module, "running_mean", None) is not None:
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
 
 
 class VideoClassificationMixin:
@@ -168,3 +206,29 @@ class VideoClassificationMixin:
             attentions=getattr(base_outputs, "attentions", None),
         )
         return output if return_dict else output.to_tuple()
+
+
+class PerFrameClassificationMixin(VideoClassificationMixin):
+    """``compute_logits`` of a per-frame model (TSN): every frame is classified by the same 2D network and the
+    frame logits are combined by ``self.consensus`` (a :class:`~hf_videomodels.layers.FrameConsensus`).
+
+    The bare model (``self.base_model``) folds the frames into the batch itself and returns per-frame
+    features as ``pooler_output`` (batch, frames, hidden); the subclass provides ``dropout``, ``classifier``
+    and ``consensus``.
+    """
+
+    consensus: FrameConsensus
+
+    def frame_logits(self, pixel_values: torch.Tensor, **base_kwargs) -> tuple[torch.Tensor, object]:
+        """Per-frame logits ``(batch, frames, num_labels)`` before the consensus, and the bare model's output."""
+        outputs = self.base_model(pixel_values, return_dict=True, **base_kwargs)
+        return self.classifier(self.dropout(outputs.pooler_output)), outputs
+
+    def compute_logits(
+        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, object]:
+        kwargs = {"output_hidden_states": output_hidden_states}
+        if output_attentions:
+            kwargs["output_attentions"] = True
+        per_frame, outputs = self.frame_logits(pixel_values, **kwargs)
+        return self.consensus(per_frame), outputs

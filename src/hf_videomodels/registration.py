@@ -1,51 +1,78 @@
-"""One table of the package's architectures, and their registration with transformers' Auto classes."""
+"""One table of the package's architectures, and their registration with transformers' Auto classes.
+
+Adding an architecture: its folder ``models/<folder>/`` defines ``ARCHITECTURE`` (an :class:`Architecture`)
+in its ``__init__``, and one line in ``ARCHITECTURE_FOLDERS`` below names it. The CLI help, the package's
+exports, training from scratch, the model-card generator and the benchmarks read this table.
+
+This module imports only the standard library at its top, so the command line can list the architectures
+before torch and transformers load.
+"""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForVideoClassification,
-    AutoVideoProcessor,
-)
-from transformers.models.auto import modeling_auto
+import functools
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .errors import UserInputError
+
+# Display name -> folder under models/. One line per architecture (a family such as VideoResNet is one line).
+ARCHITECTURE_FOLDERS = {
+    "I3D": "i3d",
+    "TimeSformer": "timesformer",
+}
 
 
 @dataclass(frozen=True)
 class Architecture:
+    """What the package knows about one architecture (one ``model_type``).
+
+    ``small_config``: config overrides for a small model that trains in minutes on two CPU cores on the demo's
+    16-frame 64-pixel motion clips (used by the temporal benchmark); ``small_processor_config`` the matching
+    video-processor overrides, if the processor needs more than ``for_model_config`` derives.
+    """
+
     name: str
     config_class: type
     model_class: type
     classification_class: type
     video_processor_class: type
+    small_config: Mapping = field(default_factory=dict)
+    small_processor_config: Mapping = field(default_factory=dict)
+
+    @property
+    def classes(self) -> tuple[type, ...]:
+        return (self.config_class, self.model_class, self.classification_class, self.video_processor_class)
 
 
-def _architectures() -> tuple[Architecture, ...]:
-    from .models import i3d, timesformer
-
-    return (
-        Architecture("I3D", i3d.I3DConfig, i3d.I3DModel, i3d.I3DForVideoClassification, i3d.I3DVideoProcessor),
-        Architecture(
-            "TimeSformer",
-            timesformer.TimeSformerConfig,
-            timesformer.TimeSformerModel,
-            timesformer.TimeSformerForVideoClassification,
-            timesformer.TimeSformerVideoProcessor,
-        ),
-    )
+@functools.cache
+def architectures() -> tuple[Architecture, ...]:
+    """Every registered architecture, in the table's order (imports their folders, so torch and transformers)."""
+    found = []
+    for name, folder in ARCHITECTURE_FOLDERS.items():
+        arch = importlib.import_module(f"{__package__}.models.{folder}").ARCHITECTURE
+        if arch.name != name:
+            raise RuntimeError(f"models/{folder} defines architecture {arch.name!r}, registered as {name!r}")
+        found.append(arch)
+    return tuple(found)
 
 
-ARCHITECTURES = _architectures()
-BY_MODEL_TYPE = {arch.config_class.model_type: arch for arch in ARCHITECTURES}
+def __getattr__(name: str):
+    # ARCHITECTURES and BY_MODEL_TYPE are built on first use, keeping this module's import light.
+    if name == "ARCHITECTURES":
+        return architectures()
+    if name == "BY_MODEL_TYPE":
+        return {arch.config_class.model_type: arch for arch in architectures()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_architectures() -> None:
-    for arch in ARCHITECTURES:
+    from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, AutoVideoProcessor
+    from transformers.models.auto import modeling_auto
+
+    for arch in architectures():
         model_type = arch.config_class.model_type
         AutoConfig.register(model_type, arch.config_class, exist_ok=True)
         AutoModel.register(arch.config_class, arch.model_class, exist_ok=True)
@@ -74,11 +101,11 @@ def register_pipeline() -> None:
 def find_architecture(name: str) -> Architecture:
     """Look an architecture up by its name ("I3D", "timesformer") or model_type ("hfvm_i3d")."""
     wanted = name.lower().removeprefix("hfvm_")
-    for arch in ARCHITECTURES:
+    for arch in architectures():
         if wanted in (arch.name.lower(), arch.config_class.model_type.removeprefix("hfvm_")):
             return arch
-    known = [arch.name for arch in ARCHITECTURES]
-    by_lower_name = {arch.name.lower(): arch.name for arch in ARCHITECTURES}
+    known = list(ARCHITECTURE_FOLDERS)
+    by_lower_name = {known_name.lower(): known_name for known_name in known}
     close = difflib.get_close_matches(wanted, by_lower_name, n=1)  # case-blind, so "i3dd" finds I3D
     hint = f" (did you mean {by_lower_name[close[0]]!r}?)" if close else ""
     raise UserInputError(f"unknown architecture {name!r}{hint}; known: {', '.join(known)}")

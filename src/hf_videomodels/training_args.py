@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserInputError
+from .registration import ARCHITECTURE_FOLDERS
 
 
 def json_object(text: str) -> dict:
@@ -57,7 +58,7 @@ class TrainConfig:
         metadata={"flag": "--output", "metavar": "DIR", "help": "folder for the model, card, log and curve"}
     )
     model: str | None = field(default=None, metadata={"help": "folder or Hub repo of a pretrained model to fine-tune"})
-    architecture: str | None = field(default=None, metadata={"help": "train from scratch instead: i3d or timesformer"})
+    architecture: str | None = field(default=None, metadata={"help": "train from scratch instead: " + ", ".join(ARCHITECTURE_FOLDERS)})
     config_overrides: dict = field(
         default_factory=dict,
         metadata={

@@ -20,7 +20,7 @@ original code bases (see :mod:`hf_videomodels.sampling` for the temporal side):
    clip. ``num_clips`` temporal views are taken at evaluation.
 3. **Spatial views.** Evaluation: the short side is resized to ``size["shortest_edge"]`` (long side
    ``floor(long * S / short)``, skipped when the short side already is S, as SlowFast's
-   ``random_short_side_scale_jitter``), in float32 with ``resample`` (bilinear) and ``antialias`` (off by
+   ``random_short_side_scale_jitter``), or to a fixed ``{"height": H, "width": W}`` (C3D, R(2+1)D), in float32 with ``resample`` (bilinear) and ``antialias`` (off by
    default: the originals use ``F.interpolate`` / ``cv2.resize``, which do not antialias), then
    ``num_crops`` crops of ``crop_size``: 1 = centre, 3 = the two ends and the centre of the long side
    (left/centre/right for landscape frames, top/centre/bottom for portrait; SlowFast's ``uniform_crop``,
@@ -210,9 +210,13 @@ class VideoClipProcessor(BaseVideoProcessor):
         settings = {key: value for key, value in self.to_dict().items() if key != "video_processor_type"}
         processor = type(self)(**{**settings, **derived, **overrides})
         if "size" not in overrides:  # resize for the crop actually used (the config's, or an explicit one)
-            resize_ratio = self.size.shortest_edge / max(self.crop_size.height, self.crop_size.width)
+            recipe_crop = max(self.crop_size.height, self.crop_size.width)
             final_crop = max(processor.crop_size.height, processor.crop_size.width)
-            derived["size"] = {"shortest_edge": round(final_crop * resize_ratio)}
+            if self.size.shortest_edge is not None:
+                derived["size"] = {"shortest_edge": round(final_crop * (self.size.shortest_edge / recipe_crop))}
+            else:  # a fixed-size resize (C3D's 128 x 171) scales both sides
+                height, width = (round(final_crop * (side / recipe_crop)) for side in (self.size.height, self.size.width))
+                derived["size"] = {"height": height, "width": width}
             processor = type(self)(**{**settings, **derived, **overrides})
         if processor.num_channels != channels:
             raise UserInputError(
@@ -261,8 +265,9 @@ class VideoClipProcessor(BaseVideoProcessor):
             raise ValueError("fps sampling is not supported; use frame_sample_rate (and target_fps) instead")
         if options["sampling"] == "segments" and options["num_clips"] != 1:
             raise ValueError("segment sampling covers the whole video in one temporal view: num_clips must be 1")
-        if options["do_resize"] and (options["size"] is None or options["size"].shortest_edge is None):
-            raise ValueError(f"size must be {{'shortest_edge': S}}, got {options['size']!r}")
+        if options["do_resize"] and fixed_or_short_side(options["size"]) is None:
+            expected = "{'shortest_edge': S} or {'height': H, 'width': W}"
+            raise ValueError(f"size must be {expected}, got {options['size']!r}")
         if options["crop_size"] is None or options["crop_size"].height is None or options["crop_size"].width is None:
             raise ValueError(f"crop_size must be {{'height': H, 'width': W}}, got {options['crop_size']!r}")
         channels = options["num_channels"]
@@ -332,7 +337,8 @@ class VideoClipProcessor(BaseVideoProcessor):
             num_clips: temporal views at evaluation.
             num_crops: spatial views at evaluation: 1 (centre) or 3 (both ends and the centre of the long side).
             do_sample_frames: ``False`` when the frames given already are the clip.
-            size: ``{"shortest_edge": S}``, the short side after resizing.
+            size: ``{"shortest_edge": S}``, the short side after resizing, or ``{"height": H, "width": W}``, a
+                fixed-size resize that changes the aspect ratio (C3D, R(2+1)D).
             crop_size: ``{"height": H, "width": W}`` of each crop.
             training: one random clip and a random resized crop instead of the evaluation views.
             seed: seed of this call's training randomness.
@@ -470,7 +476,11 @@ class VideoClipProcessor(BaseVideoProcessor):
             return torch.addcmul(shift, clip, gain)[None]
 
         if options["do_resize"]:
-            frames = resize_short_side(frames, options["size"].shortest_edge, mode, antialias)
+            target = fixed_or_short_side(options["size"])
+            if isinstance(target, tuple):
+                frames = resize(frames, target, mode, antialias)
+            else:
+                frames = resize_short_side(frames, target, mode, antialias)
         height, width = frames.shape[-2:]
         if options["do_center_crop"]:
             boxes = crop_offsets(height, width, crop_height, crop_width, options["num_crops"])
@@ -616,6 +626,16 @@ def resize(frames: torch.Tensor, size: tuple[int, int], mode: str, antialias: bo
         return frames
     align = None if mode == "nearest" else False
     return F.interpolate(frames, size=size, mode=mode, align_corners=align, antialias=antialias and mode != "nearest")
+
+
+def fixed_or_short_side(size) -> tuple[int, int] | int | None:
+    """A processor's ``size``: ``(height, width)`` for a fixed-size resize (C3D, R(2+1)D's 128 x 171, which
+    change the aspect ratio), the short side for ``{"shortest_edge": S}``, None when neither is given."""
+    if size is None:
+        return None
+    if size.height is not None and size.width is not None:
+        return (size.height, size.width)
+    return size.shortest_edge
 
 
 def resize_short_side(frames: torch.Tensor, short_side: int, mode: str, antialias: bool) -> torch.Tensor:

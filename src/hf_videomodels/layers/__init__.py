@@ -7,3 +7,4 @@ from .drop_path import DropPath, drop_path
 from .mlp import Mlp
 from .patch_embed import FramePatchEmbedding, pair
 from .pos_embed import resize_position_embeddings, resize_time_embeddings
+from .consensus import CONSENSUS_MODES, FrameConsensus, fold_frames, unfold_frames

@@ -28,6 +28,7 @@ class FramePatchEmbedding(nn.Module):
         super().__init__()
         self.patch_size = pair(patch_size)
         self.proj = nn.Conv2d(num_channels, dim, kernel_size=self.patch_size, stride=self.patch_size)
+        self.proj.init_role = "linear"  # (see modeling_utils.set_init_role) a linear projection of each patch, not a conv in a ReLU stack
 
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         patches = self.proj(pixel_values.flatten(0, 1))  # (batch * frames, dim, grid_h, grid_w)

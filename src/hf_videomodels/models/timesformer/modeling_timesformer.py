@@ -60,7 +60,13 @@ from ...layers.drop_path import DropPath
 from ...layers.mlp import Mlp
 from ...layers.patch_embed import FramePatchEmbedding, pair
 from ...layers.pos_embed import resize_position_embeddings, resize_time_embeddings
-from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
+from ...modeling_utils import (
+    VideoClassificationMixin,
+    VideoPreTrainedModel,
+    check_video_input,
+    output_flags,
+    set_init_role,
+)
 from .configuration_timesformer import TimeSformerConfig
 
 
@@ -168,9 +174,9 @@ class TimeSformerAttentionStep(nn.Module):
         # The original's `temporal_fc`: a Linear applied after the temporal attention's own projection.
         self.fc = nn.Linear(config.hidden_size, config.hidden_size) if spec.output_fc else None
         if self.fc is not None:
-            # Read by _init_weights. The original zeroes temporal_fc in every block but the first, so that a
-            # model initialised from an image ViT starts as that ViT applied per frame.
-            self.fc.init_to_zero = zero_init_fc
+            # The original zeroes temporal_fc in every block but the first, so that a model initialised from an
+            # image ViT starts as that ViT applied per frame.
+            set_init_role(self.fc, "zero" if zero_init_fc else "linear")
         self.drop_path = DropPath(drop_path_rate)
 
     def forward(
@@ -272,9 +278,6 @@ class TimeSformerPreTrainedModel(VideoPreTrainedModel):
             init.trunc_normal_(module.position_embeddings, std=std)
             if not module.space_only:
                 init.zeros_(module.time_embeddings)
-        elif isinstance(module, nn.Linear) and getattr(module, "init_to_zero", False):
-            init.zeros_(module.weight)
-            init.zeros_(module.bias)
 
 
 class TimeSformerModel(TimeSformerPreTrainedModel):
