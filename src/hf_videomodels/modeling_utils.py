@@ -196,6 +196,9 @@ class VideoClassificationMixin:
             return_dict (`bool`, *optional*):
                 Return an `ImageClassifierOutput` (the default, `config.return_dict`) or a plain tuple of its
                 non-None fields.
+            kwargs:
+                The model's `extra_model_inputs` (LRCN's `frame_mask` / `lengths`), one entry per video (repeated
+                for each of its views); other keyword arguments are ignored.
 
         Returns:
             `ImageClassifierOutput`: `loss` (a scalar, only with `labels`), `logits` `(batch, num_labels)` (one

@@ -34,21 +34,19 @@ from .configuration_lrcn import SHARED_INPUT_SETTINGS, LRCNConfig
 _LABEL_FIELDS = ("id2label", "label2id", "num_labels", "problem_type", "architectures", "_name_or_path")
 
 
-def clip_lengths(
-    frame_mask: torch.Tensor | None, lengths, batch_size: int, num_frames: int
-) -> torch.Tensor | None:
-    """Real frames per clip, (batch,) int64, from ``frame_mask`` or ``lengths``; None when no clip is padded.
+def clip_lengths(frame_mask: torch.Tensor | None, lengths, pixel_values: torch.Tensor) -> torch.Tensor | None:
+    """Real frames per clip of ``pixel_values``, (batch,) int64 on its device, from ``frame_mask`` or ``lengths``;
+    None when no clip is padded.
 
     Raises a ValueError naming the problem for a mask that is not (batch, frames), has a clip without frames or
     real frames after padding, for lengths outside [1, frames], or when both are given.
     """
     if frame_mask is not None and lengths is not None:
         raise ValueError("give frame_mask or lengths, not both")
+    batch_size, num_frames = pixel_values.shape[:2]
     checkable = not torch.compiler.is_compiling()
     if frame_mask is not None:
-        if not isinstance(frame_mask, torch.Tensor):
-            frame_mask = torch.as_tensor(frame_mask)
-        frame_mask = check_frame_mask(frame_mask, batch_size, num_frames)
+        frame_mask = check_frame_mask(torch.as_tensor(frame_mask, device=pixel_values.device), batch_size, num_frames)
         lengths = frame_mask.sum(dim=1)
         if checkable and not torch.equal(frame_mask, steps_mask(lengths, num_frames)):
             row = int((frame_mask != steps_mask(lengths, num_frames)).any(dim=1).nonzero()[0])
@@ -57,8 +55,8 @@ def clip_lengths(
                 f"the frames in order); row {row} is {frame_mask[row].int().tolist()}"
             )
     elif lengths is not None:
-        lengths = torch.as_tensor(lengths)
-        if lengths.shape != (batch_size,) or lengths.is_floating_point() or lengths.is_complex():
+        lengths = torch.as_tensor(lengths, device=pixel_values.device)
+        if lengths.shape != (batch_size,) or lengths.is_floating_point() or lengths.dtype == torch.bool:
             raise ValueError(
                 f"lengths must be integers shaped (batch,) = ({batch_size},), got {lengths.dtype} "
                 f"{tuple(lengths.shape)}"
@@ -92,7 +90,7 @@ class LRCNStepPooling(nn.Module):
         if self.prediction == "last":
             if lengths is None:
                 return per_step[:, -1]
-            return per_step[torch.arange(per_step.shape[0], device=per_step.device), lengths - 1]
+            return per_step[torch.arange(per_step.shape[0], device=per_step.device), lengths.to(per_step.device) - 1]
         mask = None if lengths is None else steps_mask(lengths, per_step.shape[1])
         return self.consensus(per_step, mask)
 
@@ -103,7 +101,7 @@ class LRCNStepPooling(nn.Module):
 class LRCNPreTrainedModel(VideoPreTrainedModel):
     config_class = LRCNConfig
     base_model_prefix = "lrcn"
-    _no_split_modules = ["TSNModel"]
+    _no_split_modules = ["TSNResidualBlock"]
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.LSTM):
@@ -116,15 +114,20 @@ class LRCNPreTrainedModel(VideoPreTrainedModel):
         super()._init_weights(module)
 
     @classmethod
-    def from_per_frame_model(cls, per_frame_model: nn.Module | str | os.PathLike, **config_kwargs):
+    def from_per_frame_model(
+        cls, per_frame_model: nn.Module | str | os.PathLike, cnn_overrides: dict | None = None, **config_kwargs
+    ):
         """A new model whose CNN is ``per_frame_model``'s and whose LSTM and classifier are fresh: LRCN's recipe of
         starting from an ImageNet CNN.
 
         Args:
-            per_frame_model: a TSN model (`TSNModel` or `TSNForVideoClassification`, e.g. converted from
-                torchvision's, transformers' or timm's ImageNet ResNet by TSN's converters), or the folder / Hub id
-                of one. Its classifier (the ImageNet head) is not used.
+            per_frame_model: a TSN model (`TSNModel` or `TSNForVideoClassification`, e.g. an ImageNet ResNet
+                converted from torchvision, timm or transformers by `conversion/convert_tsn_resnet.py`), or the
+                folder / Hub id of one. Its classifier (the ImageNet head) and labels are not used.
+            cnn_overrides: settings of the CNN's config to change that keep its weights, e.g.
+                `{"partial_batch_norm": False}` (converted ImageNet models turn TSN's partial BatchNorm on).
             **config_kwargs: the rest of the `LRCNConfig` (`num_labels`, `lstm_hidden_size`, `prediction`, ...).
+                `num_frames` and `image_size` default to the CNN's.
         """
         if not isinstance(per_frame_model, nn.Module):
             per_frame_model = TSNModel.from_pretrained(per_frame_model)
@@ -132,11 +135,12 @@ class LRCNPreTrainedModel(VideoPreTrainedModel):
         if not isinstance(cnn, TSNModel):
             raise TypeError(
                 f"from_per_frame_model takes a TSN model (TSNModel or TSNForVideoClassification) or its folder, got "
-                f"{type(per_frame_model).__name__}; convert an ImageNet ResNet with TSN's converters first"
+                f"{type(per_frame_model).__name__}; convert an ImageNet ResNet with conversion/convert_tsn_resnet.py"
             )
         if "cnn_config" in config_kwargs:
-            raise ValueError("from_per_frame_model takes the CNN's config from the per-frame model: drop cnn_config")
+            raise ValueError("the CNN's config comes from the per-frame model: change its settings with cnn_overrides")
         cnn_settings = {k: v for k, v in cnn.config.to_dict().items() if k not in _LABEL_FIELDS}
+        cnn_settings.update(cnn_overrides or {})
         for name in SHARED_INPUT_SETTINGS:  # the clips the CNN was converted for, unless told otherwise
             config_kwargs.setdefault(name, cnn_settings[name])
         model = cls(LRCNConfig(cnn_config=TSNConfig(**cnn_settings), **config_kwargs))
@@ -237,7 +241,7 @@ class LRCNModel(LRCNPreTrainedModel):
         """
         output_hidden_states, _, return_dict = output_flags(self.config, output_hidden_states, False, return_dict)
         check_video_input(pixel_values, self.config.num_channels)
-        lengths = clip_lengths(frame_mask, lengths, *pixel_values.shape[:2])
+        lengths = clip_lengths(frame_mask, lengths, pixel_values)
         features, cnn_hidden_states = self.frame_features(pixel_values, lengths, output_hidden_states)
         per_step = self.run_lstm(features, lengths)
         pooled = self.pooling(per_step, lengths)
@@ -309,7 +313,7 @@ class LRCNForVideoClassification(VideoClassificationMixin, LRCNPreTrainedModel):
         outputs = self.lrcn(
             pixel_values, frame_mask, lengths, output_hidden_states=output_hidden_states, return_dict=True
         )
-        lengths = clip_lengths(frame_mask, lengths, *pixel_values.shape[:2])  # valid: the model checked them
+        lengths = clip_lengths(frame_mask, lengths, pixel_values)  # valid: the model checked them
         return self.classifier(self.dropout(outputs.last_hidden_state)), lengths, outputs
 
     def step_logits(
