@@ -97,6 +97,18 @@ def test_padding_does_not_change_any_prediction(prediction, bidirectional, by):
         assert (model(padded).logits[0] - batched.logits[0]).abs().max() > 1e-3
 
 
+def test_hidden_states_of_padded_clips():
+    model = _model()
+    padded, alone = _clips([2, 4], frames=4)
+    with torch.no_grad():
+        batched = model(padded, lengths=torch.tensor([2, 4]), output_hidden_states=True).hidden_states
+        single = model(alone[0], output_hidden_states=True).hidden_states
+    assert [h.shape[:2] for h in batched] == [(2, 4)] * len(batched)
+    for got, want in zip(batched, single):
+        torch.testing.assert_close(got[0, :2], want[0], rtol=0, atol=1e-5)
+        assert torch.all(got[0, 2:] == 0)
+
+
 def test_backward_direction_starts_at_each_clips_last_real_frame():
     """The packed sequences matter for a bidirectional LSTM: the features of a padded clip, zero after its end,
     run through the LSTM unpacked would give its backward direction a different start."""
