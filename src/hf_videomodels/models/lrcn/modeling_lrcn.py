@@ -27,7 +27,7 @@ from ...layers.consensus import check_frame_mask
 from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
 from ..tsn.configuration_tsn import TSNConfig
 from ..tsn.modeling_tsn import TSNModel
-from .configuration_lrcn import SHARED_INPUT_SETTINGS, LRCNConfig
+from .configuration_lrcn import LRCNConfig
 
 # Config fields of a per-frame classifier that say nothing about its CNN (a converted ImageNet ResNet's 1000
 # class names would otherwise be copied into every LRCN config).
@@ -127,7 +127,7 @@ class LRCNPreTrainedModel(VideoPreTrainedModel):
             cnn_overrides: settings of the CNN's config to change that keep its weights, e.g.
                 `{"partial_batch_norm": False}` (converted ImageNet models turn TSN's partial BatchNorm on).
             **config_kwargs: the rest of the `LRCNConfig` (`num_labels`, `lstm_hidden_size`, `prediction`, ...).
-                `num_frames` and `image_size` default to the CNN's.
+                `image_size` defaults to the CNN's; `num_frames` to LRCN's 16 (not TSN's segment count).
         """
         if not isinstance(per_frame_model, nn.Module):
             per_frame_model = TSNModel.from_pretrained(per_frame_model)
@@ -141,8 +141,7 @@ class LRCNPreTrainedModel(VideoPreTrainedModel):
             raise ValueError("the CNN's config comes from the per-frame model: change its settings with cnn_overrides")
         cnn_settings = {k: v for k, v in cnn.config.to_dict().items() if k not in _LABEL_FIELDS}
         cnn_settings.update(cnn_overrides or {})
-        for name in SHARED_INPUT_SETTINGS:  # the clips the CNN was converted for, unless told otherwise
-            config_kwargs.setdefault(name, cnn_settings[name])
+        config_kwargs.setdefault("image_size", cnn_settings["image_size"])  # the size the CNN was trained at
         model = cls(LRCNConfig(cnn_config=TSNConfig(**cnn_settings), **config_kwargs))
         model.base_model.cnn.load_state_dict(cnn.state_dict())
         return model
