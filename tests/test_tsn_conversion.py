@@ -167,7 +167,7 @@ def test_torchvision_processor_per_weights_version(depth, file_name, weights, ve
     assert processor.size.shortest_edge == resize and (processor.crop_size.height, processor.crop_size.width) == (224, 224)
     assert processor.resample == PILImageResampling.BILINEAR and processor.antialias
     assert list(processor.image_mean) == [0.485, 0.456, 0.406] and list(processor.image_std) == [0.229, 0.224, 0.225]
-    assert processor.sampling == "segments" and processor.num_frames == config.num_frames
+    assert processor.sampling == "tsn" and processor.num_frames == config.num_frames
 
 
 def _meta_torchvision(depth: int) -> dict[str, torch.Tensor]:
