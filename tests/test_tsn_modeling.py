@@ -1,12 +1,15 @@
 """TSN through the shared conformance suite (a narrow ResNet-10), plus what is particular to TSN: the depth
-table, the consensus modes, partial BatchNorm, channels_last and bad input."""
+table, the consensus modes, partial BatchNorm, channels_last, bad input and TSN's segment sampling."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from hf_videomodels.models.tsn import TSNConfig, TSNForVideoClassification, TSNModel, TSNVideoProcessor
+from hf_videomodels.models.tsn.modeling_tsn import TSNResidualBlock
+from hf_videomodels.sampling import segment_indices, tsn_segment_indices
 
 from .conformance import VideoModelConformance
 from .utils import randomize_batch_norm
@@ -218,10 +221,47 @@ def test_bad_input_errors():
 
 
 def test_blocks_are_checkpointing_layers():
-    from hf_videomodels.models.tsn.modeling_tsn import TSNResidualBlock
-
     model = TSNForVideoClassification(TSNConfig(depth=18, num_labels=2))
     blocks = [m for m in model.modules() if isinstance(m, TSNResidualBlock)]
     assert len(blocks) == 8
     model.activation_checkpointing_enable()
     assert all(block.gradient_checkpointing for block in blocks)
+
+
+# ---- TSN's segment sampling ----------------------------------------------------------------------------------
+
+
+def test_tsn_sampling_evaluation_takes_each_segments_middle():
+    # tick = 300 / 8 = 37.5: int(18.75 + 37.5 i). SlowFast's "segments" form picks 205 and 280 for the last ones.
+    assert tsn_segment_indices(300, 8).tolist() == [18, 56, 93, 131, 168, 206, 243, 281]
+    assert segment_indices(300, 8).tolist() != tsn_segment_indices(300, 8).tolist()
+    assert tsn_segment_indices(16, 16).tolist() == list(range(16))  # the demo's clips: every frame, in order
+    assert tsn_segment_indices(3, 8).tolist() == [0, 0, 0, 1, 1, 2, 2, 2]  # shorter than K: frames repeat
+
+
+def test_tsn_sampling_training_draws_inside_each_segment():
+    generator = torch.Generator().manual_seed(0)
+    draws = np.stack([tsn_segment_indices(300, 8, training=True, generator=generator) for _ in range(400)])
+    starts = np.arange(8) * 37  # 300 // 8 frames per segment, from the start; frames 296-299 are never drawn
+    assert (draws.min(0) == starts).all() and (draws.max(0) == starts + 36).all()
+    again = tsn_segment_indices(300, 8, training=True, generator=torch.Generator().manual_seed(0))
+    assert again.tolist() == draws[0].tolist()
+    # Shorter than K: the evaluation frames (the original would take frame 0 K times).
+    assert tsn_segment_indices(3, 8, training=True).tolist() == tsn_segment_indices(3, 8).tolist()
+
+
+def test_processor_samples_tsn_segments():
+    """Frame i of a 300-frame video holds the value i / 299: the processed clip tells which frames it took."""
+    video = torch.arange(300, dtype=torch.float32).div(299).view(300, 1, 1, 1).expand(300, 8, 8, 3).numpy()
+    processor = TSNVideoProcessor(size={"shortest_edge": 8}, crop_size={"height": 8, "width": 8}, do_normalize=False)
+    assert processor.sampling == "tsn" and processor.num_frames == 8
+
+    def frames(**kwargs):
+        pixel_values = processor(video, return_tensors="pt", **kwargs)["pixel_values"]
+        return (pixel_values[0, :, 0, 0, 0] * 299).round().long().tolist()
+
+    assert frames() == tsn_segment_indices(300, 8).tolist()
+    trained = frames(training=True, seed=3)
+    assert all(37 * i <= index < 37 * (i + 1) for i, index in enumerate(trained))
+    with pytest.raises(ValueError, match="num_clips"):
+        processor(video, num_clips=2)

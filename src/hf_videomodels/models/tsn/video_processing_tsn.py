@@ -11,9 +11,9 @@ class TSNVideoProcessor(VideoClipProcessor):
     """Frames as TSN samples them, each preprocessed as the ImageNet ResNet expects:
 
     - **segment sampling** (Wang et al., sec. 3.2): the video is split into ``num_frames`` (K, default 8) equal
-      segments and one frame is taken from each, so the clip always spans the whole video. ``sampling="segments"``
-      follows SlowFast's form of it (a random frame of each segment for training, its middle frame for
-      evaluation);
+      segments and one frame is taken from each, so the clip always spans the whole video: a random frame of each
+      segment for training, its middle frame for evaluation, in the original TSN code's arithmetic
+      (``sampling="tsn"``, see :mod:`hf_videomodels.sampling`; ``"segments"`` is SlowFast's form of it);
     - short side resized to 256 (bilinear), then a 224x224 centre crop;
     - ``x / 255`` normalised with ImageNet's mean and std, RGB.
 
@@ -22,7 +22,7 @@ class TSNVideoProcessor(VideoClipProcessor):
     """
 
     num_frames = 8
-    sampling = "segments"
+    sampling = "tsn"
     size = {"shortest_edge": 256}
     crop_size = {"height": 224, "width": 224}
     image_mean = list(IMAGENET_DEFAULT_MEAN)
