@@ -8,7 +8,10 @@ import copy
 
 import pytest
 import torch
+import torchvision
 
+from conversion.common import load_converted
+from conversion.convert_tsn_resnet import convert_resnet_state_dict
 from hf_videomodels.models.lrcn import LRCNConfig, LRCNForVideoClassification, LRCNModel, LRCNVideoProcessor
 from hf_videomodels.models.tsn import TSNConfig, TSNForVideoClassification, TSNModel
 
@@ -250,9 +253,32 @@ def test_from_per_frame_model_copies_the_cnn(tmp_path):
         got = lrcn.lrcn(pixel_values, output_hidden_states=True).hidden_states[-1]
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
 
-    tsn.save_pretrained(tmp_path)  # from a converted folder
-    bare = LRCNModel.from_per_frame_model(tmp_path, bidirectional=True).eval()
-    for name, tensor in tsn.tsn.state_dict().items():
-        assert torch.equal(bare.cnn.state_dict()[name], tensor), name
+    tsn.save_pretrained(tmp_path / "with_head")  # from a converted folder, or a bare CNN's
+    tsn.tsn.save_pretrained(tmp_path / "bare")
+    for folder in ("with_head", "bare"):
+        bare = LRCNModel.from_per_frame_model(tmp_path / folder, bidirectional=True).eval()
+        for name, tensor in tsn.tsn.state_dict().items():
+            assert torch.equal(bare.cnn.state_dict()[name], tensor), name
     with pytest.raises(TypeError, match="TSN model"):
         LRCNModel.from_per_frame_model(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("size", [(64, 64), (67, 53)])
+def test_from_imagenet_resnet_matches_torchvision_features(size):
+    """The recipe end to end: torchvision's resnet18 (random weights) -> TSN's converter -> LRCN. The LRCN's
+    per-frame features are the ResNet's pooled features, frame by frame, with and without padding."""
+    torch.manual_seed(0)
+    peer = torchvision.models.resnet18().eval()
+    randomize_batch_norm(peer)
+    tsn = load_converted(TSNForVideoClassification, *convert_resnet_state_dict(peer.state_dict(), "torchvision"))
+    lrcn = LRCNForVideoClassification.from_per_frame_model(tsn, num_labels=4).eval()
+    assert lrcn.config.cnn_config.depth == 18 and lrcn.config.num_frames == 16
+    peer.fc = torch.nn.Identity()  # the pooled features before the ImageNet head
+    pixel_values = torch.randn(2, 3, 3, *size)
+    with torch.no_grad():
+        expected = peer(pixel_values.flatten(0, 1)).unflatten(0, (2, 3))
+        features = lrcn.lrcn(pixel_values, output_hidden_states=True).hidden_states[-1]
+        padded = lrcn.lrcn(pixel_values, lengths=torch.tensor([2, 3]), output_hidden_states=True).hidden_states[-1]
+    assert (features - expected).abs().max() < 1e-5
+    assert (padded[0, :2] - expected[0, :2]).abs().max() < 1e-5
+    assert (padded[1] - expected[1]).abs().max() < 1e-5

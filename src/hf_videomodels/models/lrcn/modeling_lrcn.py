@@ -26,7 +26,7 @@ from ...layers import FrameConsensus
 from ...layers.consensus import check_frame_mask
 from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
 from ..tsn.configuration_tsn import TSNConfig
-from ..tsn.modeling_tsn import TSNModel
+from ..tsn.modeling_tsn import TSNForVideoClassification, TSNModel
 from .configuration_lrcn import LRCNConfig
 
 # Config fields of a per-frame classifier that say nothing about its CNN (a converted ImageNet ResNet's 1000
@@ -130,7 +130,13 @@ class LRCNPreTrainedModel(VideoPreTrainedModel):
                 `image_size` defaults to the CNN's; `num_frames` to LRCN's 16 (not TSN's segment count).
         """
         if not isinstance(per_frame_model, nn.Module):
-            per_frame_model = TSNModel.from_pretrained(per_frame_model)
+            saved = TSNConfig.from_pretrained(per_frame_model)
+            # Load the class that was saved (a converted ImageNet model keeps its head), so nothing is reported
+            # as unexpected or missing; only its CNN is used.
+            with_head = "TSNForVideoClassification" in (saved.architectures or [])
+            per_frame_model = (TSNForVideoClassification if with_head else TSNModel).from_pretrained(
+                per_frame_model, config=saved
+            )
         cnn = getattr(per_frame_model, "base_model", per_frame_model)
         if not isinstance(cnn, TSNModel):
             raise TypeError(
