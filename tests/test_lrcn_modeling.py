@@ -10,6 +10,7 @@ import pytest
 import torch
 import torchvision
 
+from benchmarks.peers.lrcn import matched_pair
 from conversion.common import load_converted
 from conversion.convert_tsn_resnet import convert_resnet_state_dict
 from hf_videomodels.models.lrcn import LRCNConfig, LRCNForVideoClassification, LRCNModel, LRCNVideoProcessor
@@ -282,3 +283,17 @@ def test_from_imagenet_resnet_matches_torchvision_features(size):
     assert (features - expected).abs().max() < 1e-5
     assert (padded[0, :2] - expected[0, :2]).abs().max() < 1e-5
     assert (padded[1] - expected[1]).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(("prediction", "bidirectional", "num_layers"), [("mean", False, 1), ("last", True, 2)])
+def test_whole_model_matches_torchvision_resnet_with_torch_lstm(prediction, bidirectional, num_layers):
+    """Against the CNN + LSTM as a PyTorch user writes it (the benchmark's peer), with the same weights."""
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18()
+    randomize_batch_norm(resnet)
+    ours, peer = matched_pair(
+        resnet, num_labels=5, hidden_size=16, prediction=prediction, bidirectional=bidirectional, num_layers=num_layers
+    )
+    pixel_values = torch.randn(2, 5, 3, 48, 40)
+    with torch.no_grad():
+        assert (ours(pixel_values).logits - peer(pixel_values)).abs().max() < 1e-5
