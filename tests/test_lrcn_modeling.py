@@ -229,6 +229,8 @@ def test_config_owns_the_cnn_input_settings_and_validates():
     assert (config.cnn_config.num_frames, config.cnn_config.image_size) == (4, 32)
     assert config.cnn_hidden_size == 8 and config.num_channels == 3
     assert LRCNConfig().cnn_config.depth == 50 and LRCNConfig().cnn_hidden_size == 2048
+    cnn = TSNConfig(**TINY_CNN)
+    assert LRCNConfig(cnn_config=cnn, num_frames=12).cnn_config.num_frames == 12 and cnn.num_frames == 8
     with pytest.raises(Exception, match="prediction"):
         LRCNConfig(prediction="median")
     with pytest.raises(Exception, match="lstm_dropout_prob"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 from huggingface_hub.dataclasses import strict
@@ -68,6 +69,8 @@ class LRCNConfig(PreTrainedConfig):
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
+        if isinstance(self.cnn_config, TSNConfig):  # a copy: the caller's config is not ours to change
+            self.cnn_config = copy.deepcopy(self.cnn_config)
         super().__post_init__(**kwargs)  # builds cnn_config (a TSNConfig) from a dict or the defaults
         for name in SHARED_INPUT_SETTINGS:
             setattr(self.cnn_config, name, getattr(self, name))
