@@ -195,8 +195,7 @@ class LRCNModel(LRCNPreTrainedModel):
         if lengths is None:
             outputs = self.cnn(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
             return outputs.pooler_output, outputs.hidden_states
-        batch_size, num_frames = pixel_values.shape[:2]
-        mask = steps_mask(lengths, num_frames)
+        mask = steps_mask(lengths, pixel_values.shape[1])
         # The real frames of the whole batch, as one long clip: the CNN treats every frame alike.
         outputs = self.cnn(pixel_values[mask][None], output_hidden_states=output_hidden_states, return_dict=True)
         features = _scatter_frames(outputs.pooler_output, mask)
