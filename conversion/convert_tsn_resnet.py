@@ -147,19 +147,23 @@ def _count_blocks(state_dict: Mapping, layout: KeyLayout, stage: int) -> int:
     return count
 
 
+def _check_layout(state_dict: Mapping[str, torch.Tensor], layout: KeyLayout, source: str) -> None:
+    stem_key, classifier_key = f"{layout.stem_conv}.weight", f"{layout.classifier}.weight"
+    if stem_key not in state_dict or classifier_key not in state_dict:
+        raise ConversionError(
+            f"source checkpoint has no {stem_key!r} or {classifier_key!r}: not a {source} ResNet state dict "
+            "(timm variants with a deep stem, such as resnet50d, are not supported)"
+        )
+
+
 def infer_config(state_dict: Mapping[str, torch.Tensor], layout: KeyLayout, source: str, **settings) -> TSNConfig:
     """The ``TSNConfig`` of a ResNet state dict: block type, blocks per stage and widths read from the tensors."""
-    stem_key = f"{layout.stem_conv}.weight"
-    if stem_key not in state_dict or f"{layout.classifier}.weight" not in state_dict:
-        raise ConversionError(
-            f"source checkpoint has no {stem_key!r} or {layout.classifier + '.weight'!r}: not a {source} ResNet "
-            "state dict (timm variants with a deep stem, such as resnet50d, are not supported)"
-        )
+    _check_layout(state_dict, layout, source)
     stage_blocks = [_count_blocks(state_dict, layout, stage) for stage in range(4)]
     if min(stage_blocks) == 0:
         raise ConversionError(f"a {source} ResNet has four stages of residual blocks; found {stage_blocks} blocks")
     block_type = "bottleneck" if f"{layout.unit(0, 0, 3)[0]}.weight" in state_dict else "basic"
-    stem = state_dict[stem_key]
+    stem = state_dict[f"{layout.stem_conv}.weight"]
     return TSNConfig(
         depth=resnet_depth(block_type, stage_blocks),
         block_type=block_type,
@@ -185,7 +189,8 @@ def convert_resnet_state_dict(
     if source not in LAYOUTS:
         raise ConversionError(f"unknown source {source!r}; expected one of {SOURCES}")
     layout = LAYOUTS[source]
-    num_classes = state_dict.get(f"{layout.classifier}.weight", torch.empty(0)).shape[0]
+    _check_layout(state_dict, layout, source)
+    num_classes = state_dict[f"{layout.classifier}.weight"].shape[0]
     if labels is None:
         if num_classes != 1000:
             raise ConversionError(f"a {num_classes}-class checkpoint is not ImageNet-1k: pass its class names (--labels)")
