@@ -167,8 +167,9 @@ def model_card(model_id: str, config: VideoResNetConfig, processor, checkpoint_n
         "smoother running average when fine-tuning), and (2+1)D intermediate widths sized per convolution "
         "(`midplanes_from=\"conv_input\"`).\n\n"
         "The project's `extract` tool resizes with `F.interpolate(scale_factor=128 / short_side)`, the processor "
-        "to a size (`floor(long * 128 / short)`): the same output size, but for non-square frames the long side's "
-        "sampling positions differ by up to half an output pixel. VMZ trained on 112x112 crops of 128x171 frames; "
+        "to a size (`floor(long * 128 / short)`): the same output size, but for non-square frames the project's "
+        "samples stop short of the long side's end by the fraction of a pixel that the floor drops, so positions "
+        "along it differ by less than one output pixel. VMZ trained on 112x112 crops of 128x171 frames; "
         "pass `do_center_crop=True` to the processor for that view. The project extracts every consecutive "
         "non-overlapping clip of a video; the processor takes one centred clip (`num_clips` for more)."
     )

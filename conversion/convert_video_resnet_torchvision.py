@@ -56,11 +56,16 @@ PUBLISHED = {
 }
 
 
+def published_weights(builder: str):
+    """torchvision's ``KINETICS400_V1`` weights entry of a builder (URL, transforms, categories, metrics)."""
+    from torchvision.models import video
+
+    return getattr(video, PUBLISHED[builder][0]).KINETICS400_V1
+
+
 def kinetics400_categories() -> list[str]:
     """Kinetics-400 class names in the order of torchvision's video weights (their ``meta["categories"]``)."""
-    from torchvision.models.video import R2Plus1D_18_Weights
-
-    return list(R2Plus1D_18_Weights.KINETICS400_V1.meta["categories"])
+    return list(published_weights("r2plus1d_18").meta["categories"])
 
 
 def default_labels(num_classes: int) -> list[str]:
@@ -230,17 +235,19 @@ VERIFIED_BY_TESTS = (
 
 
 def model_card(model_id: str, config: VideoResNetConfig, processor: VideoResNetVideoProcessor, builder: str) -> str:
+    metrics = None
     if builder in PUBLISHED:
         weights_enum, variant = PUBLISHED[builder]
         weights = f"torchvision's `{builder}` Kinetics-400 weights (`{weights_enum}.KINETICS400_V1`)"
+        reported = published_weights(builder).meta["_metrics"]["Kinetics-400"]
+        metrics = {f"Kinetics-400 {name} (%), reported by torchvision": value for name, value in reported.items()}
     else:
         variant, weights = "A video ResNet", f"the torchvision `VideoResNet` checkpoint `{builder}`"
     notes = (
         f"{variant} converted from {weights}. {VERIFIED_BY_TESTS}\n\n"
         "The network ends with a global average pool, so it accepts other clip lengths and frame sizes. "
         "torchvision reports its accuracy over 5 clips of 16 frames per video at 15 fps: set the video "
-        "processor's `num_clips=5` to follow that protocol (the processor averages nothing itself; the model "
-        "averages the logits of the views). torchvision resizes uint8 frames and rounds back to uint8, the "
+        "processor's `num_clips=5` to follow that protocol (the model averages the logits of the views). torchvision resizes uint8 frames and rounds back to uint8, the "
         "processor resizes in float32: pixel values differ by at most half a grey level before normalisation."
     )
     return render_model_card(
@@ -248,7 +255,7 @@ def model_card(model_id: str, config: VideoResNetConfig, processor: VideoResNetV
         architecture="VideoResNet",
         base_model=None,
         datasets=["kinetics-400"] if config.num_labels == 400 else [],
-        metrics=None,
+        metrics=metrics,
         source=f"{variant} (Tran et al., CVPR 2018), converted from torchvision ({SOURCE_URL}).",
         preprocessing=preprocessing_rows(processor),
         notes=notes,
@@ -277,10 +284,7 @@ def load_source(args) -> tuple[dict[str, torch.Tensor], str]:
         raise ConversionError("give exactly one of --model (torchvision's weights) or --checkpoint (a state dict)")
     if args.checkpoint is not None:
         return load_checkpoint(args.checkpoint), Path(str(args.checkpoint)).name
-    from torchvision.models import video
-
-    weights = getattr(video, PUBLISHED[args.model][0]).KINETICS400_V1
-    return weights.get_state_dict(progress=True, check_hash=True), args.model
+    return published_weights(args.model).get_state_dict(progress=True, check_hash=True), args.model
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -7,7 +7,6 @@ import importlib.util
 import pytest
 from transformers.image_utils import SizeDict
 
-from conversion import convert_i3d_pytorch_i3d, convert_timesformer_original
 from hf_videomodels.model_card import format_setting, hub_base_model, render_model_card
 from hf_videomodels.models.i3d import I3DVideoProcessor
 from hf_videomodels.training import processor_summary
@@ -15,17 +14,30 @@ from hf_videomodels.training import processor_summary
 from .conftest import REPO_ROOT, SHARED_DIR, require_shared
 
 
-def _rendered_cards() -> dict[str, str]:
+def _generator():
     require_shared(SHARED_DIR / "reference")
     spec = importlib.util.spec_from_file_location("generate_cards", REPO_ROOT / "model_cards" / "generate.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.render_cards(SHARED_DIR)
+    return module
+
+
+def _rendered_cards() -> dict[str, str]:
+    return _generator().render_cards(SHARED_DIR)
+
+
+def _cards_by_source() -> dict[str, tuple[object, str]]:
+    """{card file name: (the conversion module that writes it, its text)}."""
+    return {
+        name: (source, text)
+        for source in _generator().card_sources()
+        for name, text in source.published_model_cards(SHARED_DIR / "reference").items()
+    }
 
 
 def test_committed_cards_are_current():
     cards = _rendered_cards()
-    assert len(cards) == 13  # 4 pytorch-i3d files + 9 TimeSformer files
+    assert len(cards) == 20  # 4 pytorch-i3d files + 9 TimeSformer files + 3 torchvision and 4 ig65m video ResNets
     committed = {path.name for path in (REPO_ROOT / "model_cards").glob("*.md")}
     assert committed == set(cards)
     for name, text in cards.items():
@@ -36,8 +48,7 @@ def test_committed_cards_are_current():
 
 def test_cards_state_what_the_tests_measured():
     """No parity claim beyond what tests/test_*conversion*.py assert for that checkpoint family."""
-    for name, text in _rendered_cards().items():
-        family = convert_i3d_pytorch_i3d if name.startswith("i3d") else convert_timesformer_original
+    for name, (family, text) in _cards_by_source().items():
         assert family.VERIFIED_BY_TESTS in text, name
         assert "within 1e-4" not in text and "matches the original" not in text, name
 
