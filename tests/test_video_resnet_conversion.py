@@ -227,6 +227,8 @@ def _ig65m_transform(frames: np.ndarray) -> torch.Tensor:
 def test_ig65m_processor_matches_the_projects_extract(gif_frames):
     config, _ = ig65m.convert_ig65m_state_dict(ig65m.torchvision_reference(400).state_dict(), num_frames=8)
     processor = ig65m.build_video_processor(config)
+    assert processor.target_fps is None and processor.frame_sample_rate == 1  # consecutive frames, the video's rate
+    assert processor.num_frames == 8 and not processor.do_center_crop
     clip = gif_frames[:8]
     ours = processor(clip, do_sample_frames=False, return_tensors="pt")["pixel_values"][0].permute(1, 0, 2, 3)
     expected = _ig65m_transform(clip)

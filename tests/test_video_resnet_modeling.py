@@ -201,3 +201,39 @@ def test_default_config_is_torchvision_r2plus1d_18():
         ours = VideoResNetForVideoClassification(VideoResNetConfig(num_labels=400))
         theirs = r2plus1d_18()
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters()) == 31505325
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation"),
+    [
+        ((1, 3, 3), (1, 2, 2), (0, 1, 1), 1),  # spatial half of a strided (2+1)D conv: frames folded into the batch
+        ((1, 7, 7), (1, 2, 2), (0, 3, 3), 1),  # the (2+1)D stem
+        ((1, 3, 3), 1, (0, 2, 2), (1, 2, 2)),
+        ((3, 1, 1), (2, 1, 1), (1, 0, 0), 1),  # temporal half: height and width merged
+        ((3, 1, 1), 1, (2, 0, 0), (2, 1, 1)),
+        ((1, 1, 1), (1, 2, 2), 0, 1),  # 1x1x1 shortcut, MC3's 2D stages
+        ((3, 3, 3), 2, 1, 1),  # not foldable: the 3D path
+    ],
+)
+def test_conv3d_as_2d_matches_conv3d(kernel, stride, padding, dilation):
+    from hf_videomodels.layers import Conv3dAs2d
+
+    torch.manual_seed(0)
+    reference = torch.nn.Conv3d(6, 5, kernel, stride=stride, padding=padding, dilation=dilation, bias=True)
+    folded = Conv3dAs2d(6, 5, kernel, stride=stride, padding=padding, dilation=dilation, bias=True)
+    folded.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 6, 7, 11, 13)
+    for memory_format in (torch.contiguous_format, torch.channels_last_3d):
+        folded.to(memory_format=memory_format)
+        inputs = x.clone(memory_format=memory_format).requires_grad_()
+        out = folded(inputs)
+        if memory_format == torch.channels_last_3d:
+            assert out.is_contiguous(memory_format=torch.channels_last_3d)
+        torch.testing.assert_close(out, reference(x), rtol=1e-5, atol=1e-5)
+        out.square().sum().backward()
+        x_ref = x.clone().requires_grad_()  # x itself never requires grad
+        reference.zero_grad()
+        reference(x_ref).square().sum().backward()
+        torch.testing.assert_close(inputs.grad, x_ref.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(folded.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
+        folded.zero_grad()

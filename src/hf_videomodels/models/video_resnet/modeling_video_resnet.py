@@ -33,8 +33,9 @@ def factorized_midplanes(in_channels: int, out_channels: int) -> int:
 
 
 def _unit_factory(config: VideoResNetConfig):
-    """Conv3d + BatchNorm3d (+ in-place ReLU) with the config's BatchNorm settings."""
-    return partial(ConvBNAct3d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum)
+    """Conv3d + BatchNorm3d (+ in-place ReLU) with the config's BatchNorm settings; 1x3x3 / 3x1x1 convolutions run
+    as 2D ones on channels_last_3d activations (``Conv3dAs2d``)."""
+    return partial(ConvBNAct3d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum, conv_as_2d=True)
 
 
 def _relu() -> nn.Module:
@@ -215,7 +216,12 @@ class VideoResNetModel(VideoResNetPreTrainedModel):
         check_video_input(pixel_values, self.config.num_channels)
 
         # (batch, frames, channels, H, W) -> (batch, channels, frames, H, W), the layout of Conv3d.
-        hidden = self.stem(pixel_values.permute(0, 2, 1, 3, 4))
+        hidden = pixel_values.permute(0, 2, 1, 3, 4)
+        first_conv = self.stem.spatial.conv if self.config.stem_type == "2plus1d" else self.stem.conv
+        if first_conv.weight.is_contiguous(memory_format=torch.channels_last_3d):
+            # The model was put in channels_last_3d: so is its input (a cheap copy; the stem is faster for it).
+            hidden = hidden.contiguous(memory_format=torch.channels_last_3d)
+        hidden = self.stem(hidden)
         all_hidden_states = [hidden] if output_hidden_states else None
         for stage in self.stages:
             hidden = stage(hidden)
