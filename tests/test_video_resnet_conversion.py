@@ -72,6 +72,17 @@ def test_torchvision_parity_default_and_odd_sizes(builder, parity_record):
         assert diff <= tv_conversion.PARITY_BOUND, (builder, frames, height, width)
 
 
+@pytest.mark.parametrize("builder", ["mc3_18", "r2plus1d_18"])
+def test_torchvision_parity_channels_last_3d(builder, parity_record):
+    """Both in channels_last_3d, where our 1x3x3 and 3x1x1 convolutions run as 2D ones (``Conv3dAs2d``)."""
+    peer = _random_peer(builder).to(memory_format=torch.channels_last_3d)
+    ours = _converted(peer.state_dict()).to(memory_format=torch.channels_last_3d)
+    clip = torch.randn(1, 9, 3, 57, 71, generator=torch.Generator().manual_seed(4))
+    diff = _max_diff(ours, peer, clip)
+    parity_record[f"{builder} 9x57x71 channels_last_3d"] = diff
+    assert diff <= tv_conversion.PARITY_BOUND
+
+
 @pytest.mark.parametrize(
     ("builder", "expected"),
     [
