@@ -247,7 +247,8 @@ def model_card(model_id: str, config: VideoResNetConfig, processor: VideoResNetV
         f"{variant} converted from {weights}. {VERIFIED_BY_TESTS}\n\n"
         "The network ends with a global average pool, so it accepts other clip lengths and frame sizes. "
         "torchvision reports its accuracy over 5 clips of 16 frames per video at 15 fps: set the video "
-        "processor's `num_clips=5` to follow that protocol (the model averages the logits of the views). torchvision resizes uint8 frames and rounds back to uint8, the "
+        "processor's `num_clips=5` to follow that protocol (the model averages the logits of the views). "
+        "torchvision resizes uint8 frames and rounds back to uint8, the "
         "processor resizes in float32: pixel values differ by at most half a grey level before normalisation."
     )
     return render_model_card(
@@ -274,7 +275,8 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
             state_dict = getattr(video, builder)().state_dict()
         config, _ = convert_torchvision_state_dict(state_dict)
         name = f"{builder.replace('_', '-')}-kinetics400"
-        cards[f"video_resnet_{builder}_kinetics400.md"] = model_card(name, config, build_video_processor(config), builder)
+        processor = build_video_processor(config)
+        cards[f"video_resnet_{builder}_kinetics400.md"] = model_card(name, config, processor, builder)
     return cards
 
 

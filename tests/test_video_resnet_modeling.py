@@ -96,9 +96,8 @@ def test_convolution_kinds_per_stage():
     kernels = {}
     for variant, settings in VARIANTS.items():
         model = VideoResNetModel(VideoResNetConfig(**TINY, **settings))
-        kernels[variant] = [
-            tuple(m.kernel_size) for name, m in model.named_modules() if isinstance(m, torch.nn.Conv3d) and "conv1" in name
-        ]
+        convs = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Conv3d)]
+        kernels[variant] = [tuple(m.kernel_size) for name, m in convs if "conv1" in name]
     assert set(kernels["r3d"]) == {(3, 3, 3)}
     assert kernels["mc3"][:1] == [(3, 3, 3)] and set(kernels["mc3"][1:]) == {(1, 3, 3)}  # 3D in stage 1 only
     assert set(kernels["r2plus1d"]) == {(1, 3, 3), (3, 1, 1)}

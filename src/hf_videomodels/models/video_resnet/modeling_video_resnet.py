@@ -68,7 +68,12 @@ class VideoResNetConv2Plus1d(nn.Module):
             activation=_relu(),
         )
         self.temporal = unit(
-            mid_channels, out_channels, (3, 1, 1), stride=(temporal_stride, 1, 1), padding=(1, 0, 0), activation=activation
+            mid_channels,
+            out_channels,
+            (3, 1, 1),
+            stride=(temporal_stride, 1, 1),
+            padding=(1, 0, 0),
+            activation=activation,
         )
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -76,7 +81,13 @@ class VideoResNetConv2Plus1d(nn.Module):
 
 
 def spatiotemporal_unit(
-    config: VideoResNetConfig, kind: str, in_channels: int, out_channels: int, mid_channels: int, stride: int, act: bool
+    config: VideoResNetConfig,
+    kind: str,
+    in_channels: int,
+    out_channels: int,
+    mid_channels: int,
+    stride: int,
+    act: bool,
 ) -> nn.Module:
     """The block's 3x3x3 convolution + BatchNorm (+ ReLU) in the form ``kind`` ("3d", "2d" or "2plus1d")."""
     activation = _relu() if act else None
@@ -86,7 +97,9 @@ def spatiotemporal_unit(
     if kind == "3d":
         return unit(in_channels, out_channels, 3, stride=stride, padding=1, activation=activation)
     # "2d": no temporal extent and no temporal stride (MC3's later stages).
-    return unit(in_channels, out_channels, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), activation=activation)
+    return unit(
+        in_channels, out_channels, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), activation=activation
+    )
 
 
 class VideoResNetBasicBlock(GradientCheckpointingLayer):
@@ -97,7 +110,10 @@ class VideoResNetBasicBlock(GradientCheckpointingLayer):
         super().__init__()
         first_mid = factorized_midplanes(in_channels, out_channels)
         # torchvision sizes both convolutions from the block's input; Caffe2 (VMZ) each from its own input.
-        second_mid = first_mid if config.midplanes_from == "block_input" else factorized_midplanes(out_channels, out_channels)
+        if config.midplanes_from == "block_input":
+            second_mid = first_mid
+        else:
+            second_mid = factorized_midplanes(out_channels, out_channels)
         self.conv1 = spatiotemporal_unit(config, kind, in_channels, out_channels, first_mid, stride, act=True)
         self.conv2 = spatiotemporal_unit(config, kind, out_channels, out_channels, second_mid, 1, act=False)
         last_norm = self.conv2.temporal.bn if kind == "2plus1d" else self.conv2.bn
@@ -106,9 +122,7 @@ class VideoResNetBasicBlock(GradientCheckpointingLayer):
         self.shortcut = None
         if stride != 1 or in_channels != out_channels:
             shortcut_stride = (1, stride, stride) if kind == "2d" else stride
-            self.shortcut = _unit_factory(config)(
-                in_channels, out_channels, 1, stride=shortcut_stride, activation=None
-            )
+            self.shortcut = _unit_factory(config)(in_channels, out_channels, 1, stride=shortcut_stride, activation=None)
         self.act = _relu()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -129,21 +143,24 @@ def video_resnet_stem(config: VideoResNetConfig) -> nn.Module:
             padding=(1, 3, 3),
             activation=_relu(),
         )
+    channels = (config.num_channels, config.stem_channels, config.stem_mid_channels)
     return VideoResNetConv2Plus1d(
-        config, config.num_channels, config.stem_channels, config.stem_mid_channels, 2, 1, _relu(), spatial_kernel=7
+        config, *channels, spatial_stride=2, temporal_stride=1, activation=_relu(), spatial_kernel=7
     )
 
 
 class VideoResNetStage(nn.Module):
+    """``config.depths[index]`` residual blocks; the first one changes the width and, after stage 1, strides by 2."""
+
     def __init__(self, config: VideoResNetConfig, index: int, in_channels: int):
         super().__init__()
         kind = config.stage_convolution(index)
         out_channels = config.hidden_sizes[index]
         stride = 1 if index == 0 else 2
-        self.blocks = nn.ModuleList(
-            VideoResNetBasicBlock(config, kind, in_channels if i == 0 else out_channels, out_channels, stride if i == 0 else 1)
-            for i in range(config.depths[index])
-        )
+        first = VideoResNetBasicBlock(config, kind, in_channels, out_channels, stride)
+        depth = config.depths[index]
+        rest = [VideoResNetBasicBlock(config, kind, out_channels, out_channels, 1) for _ in range(depth - 1)]
+        self.blocks = nn.ModuleList([first, *rest])
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
