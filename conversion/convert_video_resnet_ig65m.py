@@ -111,12 +111,14 @@ def convert_ig65m_state_dict(
 
 
 def build_video_processor(config: VideoResNetConfig) -> VideoResNetVideoProcessor:
-    """The project's ``extract`` preprocessing: short side 128 (bilinear, no antialiasing), the whole frame (no
-    crop), torchvision's Kinetics mean / std, ``config.num_frames`` consecutive frames at the video's own rate."""
+    """The project's ``extract`` preprocessing: short side 128 (``F.interpolate`` by scale factor, bilinear, no
+    antialiasing), the whole frame (no crop), torchvision's Kinetics mean / std, ``config.num_frames`` consecutive
+    frames at the video's own rate."""
     return VideoResNetVideoProcessor(
         num_frames=config.num_frames,
         target_fps=None,
         size={"shortest_edge": 128},
+        short_side_resize="scale_factor",
         do_center_crop=False,
         crop_size={"height": config.image_size, "width": config.image_size},
     )
@@ -156,7 +158,7 @@ def model_card(model_id: str, config: VideoResNetConfig, processor, checkpoint_n
     )
     preprocessing = preprocessing_rows(processor)
     preprocessing["frames per clip"] = f"{processor.num_frames} consecutive frames at the video's own rate"
-    preprocessing["resize"] = "short side 128, bilinear, no antialiasing"
+    preprocessing["resize"] = "short side 128 (by scale factor, as `F.interpolate`), bilinear, no antialiasing"
     preprocessing["crop"] = "none (the whole frame, as the project's `extract` tool)"
     notes = (
         f"Converted from `{checkpoint_name}` of [ig65m-pytorch]({SOURCE_URL}): R(2+1)D-34 for {config.num_frames}-"
@@ -166,10 +168,7 @@ def model_card(model_id: str, config: VideoResNetConfig, processor, checkpoint_n
         "convention, as the project sets it: the new batch weighs 0.9; set `batch_norm_momentum=0.1` for a "
         "smoother running average when fine-tuning), and (2+1)D intermediate widths sized per convolution "
         "(`midplanes_from=\"conv_input\"`).\n\n"
-        "The project's `extract` tool resizes with `F.interpolate(scale_factor=128 / short_side)`, the processor "
-        "to a size (`floor(long * 128 / short)`): the same output size, but for non-square frames the project's "
-        "samples stop short of the long side's end by the fraction of a pixel that the floor drops, so positions "
-        "along it differ by less than one output pixel. VMZ trained on 112x112 crops of 128x171 frames; "
+        "VMZ trained on 112x112 crops of 128x171 frames; "
         "pass `do_center_crop=True` to the processor for that view. The project extracts every consecutive "
         "non-overlapping clip of a video; the processor takes one centred clip (`num_clips` for more)."
     )
