@@ -24,6 +24,7 @@ ARCHITECTURE_FOLDERS = {
     "TimeSformer": "timesformer",
     "TSN": "tsn",
     "LRCN": "lrcn",
+    "VideoResNet": "video_resnet",
 }
 
 

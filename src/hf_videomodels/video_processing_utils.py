@@ -21,7 +21,8 @@ original code bases (see :mod:`hf_videomodels.sampling` for the temporal side):
    clip. ``num_clips`` temporal views are taken at evaluation.
 3. **Spatial views.** Evaluation: the short side is resized to ``size["shortest_edge"]`` (long side
    ``floor(long * S / short)``, skipped when the short side already is S, as SlowFast's
-   ``random_short_side_scale_jitter``), or to a fixed ``{"height": H, "width": W}`` (C3D, R(2+1)D), in float32 with ``resample`` (bilinear) and ``antialias`` (off by
+   ``random_short_side_scale_jitter``; ``short_side_resize="scale_factor"`` samples both axes at the one ratio
+   ``S / short``, as ig65m-pytorch's ``F.interpolate(scale_factor=...)``), or to a fixed ``{"height": H, "width": W}`` (C3D, R(2+1)D), in float32 with ``resample`` (bilinear) and ``antialias`` (off by
    default: the originals use ``F.interpolate`` / ``cv2.resize``, which do not antialias), then
    ``num_crops`` crops of ``crop_size``: 1 = centre, 3 = the two ends and the centre of the long side
    (left/centre/right for landscape frames, top/centre/bottom for portrait; SlowFast's ``uniform_crop``,
@@ -97,6 +98,7 @@ _CHOICES = {
     "clip_alignment": CLIP_ALIGNMENTS,
     "channel_order": ("rgb", "bgr"),
     "num_crops": (1, 3),
+    "short_side_resize": ("size", "scale_factor"),
 }
 _POSITIVE_INTS = ("num_frames", "frame_sample_rate", "num_clips", "num_channels")
 _INTERPOLATION = {
@@ -119,6 +121,9 @@ class VideoClipKwargs(VideosKwargs, total=False):
     channel_order: "rgb" or "bgr", the channel order the model was trained on.
     num_channels: 3 for RGB frames, 2 for optical flow (x, y) given as arrays.
     antialias: antialias when resizing (the originals do not).
+    short_side_resize: how a short-side resize maps pixels: "size" (to the output size, each axis by its own
+        ratio, as SlowFast / torchvision) or "scale_factor" (``F.interpolate(scale_factor=S / short)``: one ratio
+        for both axes, so the long side's last fraction of a pixel is dropped, as ig65m-pytorch).
     training: random clip + random resized crop (+ flip if ``do_flip``) instead of the evaluation views.
     seed: seed for the training randomness of this call (None: torch's global generator).
     random_resized_crop_scale / random_resized_crop_ratio: area fraction and aspect-ratio ranges of the crop.
@@ -135,6 +140,7 @@ class VideoClipKwargs(VideosKwargs, total=False):
     channel_order: Literal["rgb", "bgr"] | None
     num_channels: int | None
     antialias: bool | None
+    short_side_resize: Literal["size", "scale_factor"] | None
     training: bool | None
     seed: int | None
     random_resized_crop_scale: tuple[float, float] | list[float] | None
@@ -162,6 +168,7 @@ class VideoClipProcessor(BaseVideoProcessor):
     default_to_square = False
     resample = PILImageResampling.BILINEAR
     antialias = False
+    short_side_resize = "size"
     do_center_crop = True
     crop_size = {"height": 224, "width": 224}
     do_rescale = True
@@ -483,7 +490,7 @@ class VideoClipProcessor(BaseVideoProcessor):
             if isinstance(target, tuple):
                 frames = resize(frames, target, mode, antialias)
             else:
-                frames = resize_short_side(frames, target, mode, antialias)
+                frames = resize_short_side(frames, target, mode, antialias, options["short_side_resize"])
         height, width = frames.shape[-2:]
         if options["do_center_crop"]:
             boxes = crop_offsets(height, width, crop_height, crop_width, options["num_crops"])
@@ -641,11 +648,22 @@ def fixed_or_short_side(size) -> tuple[int, int] | int | None:
     return size.shortest_edge
 
 
-def resize_short_side(frames: torch.Tensor, short_side: int, mode: str, antialias: bool) -> torch.Tensor:
-    """Short side to ``short_side``, long side ``floor(long / short * short_side)`` (SlowFast's arithmetic)."""
+def resize_short_side(
+    frames: torch.Tensor, short_side: int, mode: str, antialias: bool, by: str = "size"
+) -> torch.Tensor:
+    """Short side to ``short_side``, long side ``floor(long / short * short_side)`` (SlowFast's arithmetic).
+
+    ``by="scale_factor"`` resizes with ``F.interpolate(scale_factor=short_side / short)`` instead: the same output
+    size, but both axes sample the input at that one ratio (ig65m-pytorch's ``Resize``)."""
     height, width = frames.shape[-2:]
     if min(height, width) == short_side:
         return frames
+    if by == "scale_factor":
+        align = None if mode == "nearest" else False
+        scale = float(short_side) / min(height, width)
+        return F.interpolate(
+            frames, scale_factor=scale, mode=mode, align_corners=align, antialias=antialias and mode != "nearest"
+        )
     if width < height:
         size = (math.floor(float(height) / width * short_side), short_side)
     else:

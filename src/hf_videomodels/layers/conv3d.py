@@ -78,6 +78,37 @@ def _resolve_padding(padding: Padding3d, kernel_size: Size3d, stride: Size3d) ->
     return triple(padding), False
 
 
+class Conv3dAs2d(nn.Conv3d):
+    """A ``Conv3d`` that runs as a ``Conv2d`` when its kernel is spatial only (1 x kh x kw, no time stride or
+    padding) or temporal only (kt x 1 x 1, no spatial stride or padding) and its input is ``channels_last_3d``.
+
+    Folding the frames into the batch (spatial kernels) or height and width into one axis (temporal kernels) is
+    then a view, in and out, and the 2D kernels of oneDNN are faster than its 3D ones on these shapes (an R(2+1)D
+    temporal 3x1x1 convolution several times, a 1x3x3 one by a sixth, single-threaded CPU). Parameters, state
+    dict and results (up to float rounding) are the ``Conv3d``'s; any other input takes the 3D path.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        foldable = x.ndim == 5 and self.padding_mode == "zeros" and not isinstance(self.padding, str)
+        if not foldable or not x.is_contiguous(memory_format=torch.channels_last_3d):
+            return super().forward(x)
+        (kt, kh, kw), (st, sh, sw), (pt, ph, pw) = self.kernel_size, self.stride, self.padding
+        batch, channels, time, height, width = x.shape
+        if kt == 1 and st == 1 and pt == 0:
+            frames = x.permute(0, 2, 1, 3, 4).reshape(batch * time, channels, height, width)
+            out = F.conv2d(
+                frames, self.weight.squeeze(2), self.bias, (sh, sw), (ph, pw), self.dilation[1:], self.groups
+            )
+            return out.view(batch, time, *out.shape[1:]).permute(0, 2, 1, 3, 4)
+        if kh == kw == 1 and sh == sw == 1 and ph == pw == 0:
+            pixels = x.reshape(batch, channels, time, height * width)
+            out = F.conv2d(
+                pixels, self.weight.squeeze(-1), self.bias, (st, 1), (pt, 0), (self.dilation[0], 1), self.groups
+            )
+            return out.view(*out.shape[:3], height, width)
+        return super().forward(x)
+
+
 class ConvBNAct3d(nn.Module):
     """Conv3d -> BatchNorm3d (optional) -> activation (optional): the unit every 3D CNN stacks.
 
@@ -88,6 +119,8 @@ class ConvBNAct3d(nn.Module):
         batch_norm: add a ``BatchNorm3d`` after the conv.
         eps, momentum: BatchNorm settings in PyTorch's convention (TensorFlow's decay 0.99 is momentum 0.01).
         activation: a name from transformers' ``ACT2FN`` ("relu", "gelu", ...), a module, or None.
+        conv_as_2d: make the conv a :class:`Conv3dAs2d` (faster 2D kernels for 1 x k x k and k x 1 x 1 convs on
+            ``channels_last_3d`` input; same parameters).
 
     Submodules are ``conv``, ``bn`` (when ``batch_norm``) and ``act``, so state dict keys read
     ``<unit>.conv.weight`` / ``<unit>.bn.running_mean``.
@@ -105,11 +138,12 @@ class ConvBNAct3d(nn.Module):
         eps: float = 1e-5,
         momentum: float = 0.1,
         activation: str | nn.Module | None = "relu",
+        conv_as_2d: bool = False,
     ):
         super().__init__()
         self.kernel_size, self.stride = triple(kernel_size), triple(stride)
         conv_padding, self.pad_in_forward = _resolve_padding(padding, self.kernel_size, self.stride)
-        self.conv = nn.Conv3d(
+        self.conv = (Conv3dAs2d if conv_as_2d else nn.Conv3d)(
             in_channels, out_channels, self.kernel_size, stride=self.stride, padding=conv_padding, bias=bias
         )
         self.bn = nn.BatchNorm3d(out_channels, eps=eps, momentum=momentum) if batch_norm else None
