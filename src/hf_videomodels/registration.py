@@ -23,6 +23,7 @@ ARCHITECTURE_FOLDERS = {
     "I3D": "i3d",
     "TimeSformer": "timesformer",
     "ViT per frame": "vit_frames",
+    "ViViT": "vivit",
 }
 
 
