@@ -24,29 +24,43 @@ from conversion.common import ConversionError, TensorLedger, base_arg_parser, ch
 from conversion.convert_vit_frames_timm import ViTLayout, _take_linear, save_vit_frames, take_vit_encoder
 from hf_videomodels.models.vit_frames import ViTFramesConfig, ViTFramesForVideoClassification
 
-# The Hub files (google/vit-base-patch16-224) and transformers 4 name the modules so; transformers 5 renames
-# them when loading (below), and its state dicts use the new names.
-HUB_VIT_LAYOUT = ViTLayout(
-    cls_token="vit.embeddings.cls_token",
-    position_embeddings="vit.embeddings.position_embeddings",
-    patch_embedding="vit.embeddings.patch_embeddings.projection",
-    block="vit.encoder.layer.{i}",
-    norm1="layernorm_before",
-    qkv=("attention.attention.query", "attention.attention.key", "attention.attention.value"),
-    proj="attention.output.dense",
-    norm2="layernorm_after",
-    fc1="intermediate.dense",
-    fc2="output.dense",
-    final_norm="vit.layernorm",
-    head="classifier",
-)
-TRANSFORMERS5_VIT_LAYOUT = HUB_VIT_LAYOUT._replace(
-    block="vit.layers.{i}",
-    qkv=("attention.q_proj", "attention.k_proj", "attention.v_proj"),
-    proj="attention.o_proj",
-    fc1="mlp.fc1",
-    fc2="mlp.fc2",
-)
+def transformers_layouts(root: str) -> tuple[ViTLayout, ViTLayout]:
+    """(Hub-file layout, transformers 5 layout) of a transformers ViT-style model under ``root`` ("vit", "vivit").
+
+    The Hub files (google/vit-base-patch16-224) and transformers 4 use the first; transformers 5 renames the
+    modules when loading, and its state dicts use the second."""
+    hub = ViTLayout(
+        cls_token=f"{root}.embeddings.cls_token",
+        position_embeddings=f"{root}.embeddings.position_embeddings",
+        patch_embedding=f"{root}.embeddings.patch_embeddings.projection",
+        block=f"{root}.encoder.layer.{{i}}",
+        norm1="layernorm_before",
+        qkv=("attention.attention.query", "attention.attention.key", "attention.attention.value"),
+        proj="attention.output.dense",
+        norm2="layernorm_after",
+        fc1="intermediate.dense",
+        fc2="output.dense",
+        final_norm=f"{root}.layernorm",
+        head="classifier",
+    )
+    renamed = hub._replace(
+        block=f"{root}.layers.{{i}}",
+        qkv=("attention.q_proj", "attention.k_proj", "attention.v_proj"),
+        proj="attention.o_proj",
+        fc1="mlp.fc1",
+        fc2="mlp.fc2",
+    )
+    return hub, renamed
+
+
+HUB_VIT_LAYOUT, TRANSFORMERS5_VIT_LAYOUT = transformers_layouts("vit")
+
+
+def pick_layout(state_dict: Mapping[str, torch.Tensor], root: str) -> ViTLayout:
+    hub, new = transformers_layouts(root)
+    return hub if f"{root}.encoder.layer.0.layernorm_before.weight" in state_dict else new
+
+
 # ViTConfig fields that mean the same in ours.
 SHARED_CONFIG_FIELDS = (
     "image_size", "patch_size", "num_channels", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -73,7 +87,7 @@ def convert_transformers_vit(
     used once (a pooler, which the classifier does not use, is refused)."""
     config = convert_config(their_config, **settings)
     ledger = TensorLedger(state_dict)
-    layout = HUB_VIT_LAYOUT if "vit.encoder.layer.0.layernorm_before.weight" in state_dict else TRANSFORMERS5_VIT_LAYOUT
+    layout = pick_layout(state_dict, "vit")
     converted = take_vit_encoder(ledger, layout, config.num_hidden_layers, "vit.")
     _take_linear(ledger, "classifier", "classifier", converted)
     ledger.finish()

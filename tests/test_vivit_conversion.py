@@ -176,3 +176,65 @@ def test_unknown_and_missing_tensors_are_named():
         convert_scenic_vivit(params, image_size=48)
     with pytest.raises(ConversionError, match="not a Flax msgpack|optimizer"):
         read_flax_checkpoint(REFERENCE_DIR / "vivit" / "parity" / "fixtures.json")
+
+
+# ---- transformers' ViViT (model 1) --------------------------------------------------------------------------
+
+
+def transformers_vivit_pair(num_frames: int = 4):
+    from transformers import VivitConfig, VivitForVideoClassification
+
+    from conversion.convert_vivit_transformers import convert_transformers_vivit
+
+    torch.manual_seed(0)
+    config = VivitConfig(image_size=32, num_frames=num_frames, tubelet_size=[2, 8, 8], hidden_size=48,
+                         num_hidden_layers=2, num_attention_heads=3, intermediate_size=96, num_labels=7)  # fmt: skip
+    theirs = VivitForVideoClassification(config).eval()
+    with torch.no_grad():
+        for parameter in theirs.parameters():
+            parameter.normal_(0, 0.3 if parameter.ndim == 3 else 1 / parameter.shape[-1] ** 0.5)
+            if parameter.ndim == 1 and parameter.shape[0] == 48:
+                parameter.add_(1.0)
+    ours_config, state_dict = convert_transformers_vivit(theirs.state_dict(), theirs.config)
+    ours = ViViTForVideoClassification(ours_config).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    return theirs, ours
+
+
+@pytest.mark.parametrize("num_frames", [4, 6])
+def test_transformers_vivit_matches(num_frames):
+    theirs, ours = transformers_vivit_pair(num_frames)
+    clip = torch.randn(2, num_frames, 3, 32, 32, generator=torch.Generator().manual_seed(num_frames))
+    with torch.no_grad():
+        expected = theirs(clip, output_hidden_states=True)
+        actual = ours(clip, output_hidden_states=True)
+    diffs = [_max_diff(actual.logits, expected.logits)]
+    diffs += [_max_diff(a, e) for a, e in zip(actual.hidden_states, expected.hidden_states, strict=True)]
+    print(num_frames, f"{max(diffs):.1e}")
+    assert expected.logits.abs().max() > 0.1 and max(diffs) <= TOLERANCE
+
+
+def test_transformers_hub_layout_and_cli(tmp_path):
+    from transformers import AutoVideoProcessor
+
+    from conversion.convert_vivit_transformers import convert_transformers_vivit, main
+
+    theirs, ours = transformers_vivit_pair()
+    renames = {".attention.q_proj.": ".attention.attention.query.", ".attention.k_proj.": ".attention.attention.key.",
+               ".attention.v_proj.": ".attention.attention.value.", ".attention.o_proj.": ".attention.output.dense.",
+               ".mlp.fc1.": ".intermediate.dense.", ".mlp.fc2.": ".output.dense.", "vivit.layers.": "vivit.encoder.layer."}  # fmt: skip
+    hub_state = {}
+    for key, tensor in theirs.state_dict().items():
+        for new, old in renames.items():
+            key = key.replace(new, old)
+        hub_state[key] = tensor
+    _, converted = convert_transformers_vivit(hub_state, theirs.config)
+    assert all(torch.equal(converted[key], value) for key, value in ours.state_dict().items())
+    theirs.save_pretrained(tmp_path / "theirs")
+    output = main(["--checkpoint", str(tmp_path / "theirs"), "--output", str(tmp_path / "ours")])
+    reloaded = ViViTForVideoClassification.from_pretrained(output).eval()
+    clip = torch.randn(1, 4, 3, 32, 32)
+    with torch.no_grad():
+        assert _max_diff(reloaded(clip).logits, theirs(clip).logits) <= TOLERANCE
+    processor = AutoVideoProcessor.from_pretrained(output)
+    assert (processor.num_frames, processor.crop_size["height"], processor.num_clips, processor.num_crops) == (4, 32, 4, 3)
