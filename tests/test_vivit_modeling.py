@@ -240,3 +240,46 @@ def test_model_3_copies_attention_into_both_axes():
 def test_mismatched_vit_is_refused():
     with pytest.raises(ValueError, match="does not fit"):
         vivit_from_image_vit(tiny_config("spatio_temporal", tubelet_size=[2, 16, 16]), _image_vit())
+
+
+# ---- processor and registration -----------------------------------------------------------------------------
+
+
+def test_processor_is_scenics_kinetics_input():
+    """[-1, 1] values, short side 256, 224 crop, 32 frames one every 2; 4 clips x 3 crops in converted folders."""
+    import numpy as np
+
+    from conversion.convert_vivit_scenic import VARIANTS, processor_kwargs
+
+    processor = ViViTVideoProcessor()
+    assert (processor.num_frames, processor.frame_sample_rate, processor.size["shortest_edge"]) == (32, 2, 256)
+    assert (processor.crop_size["height"], processor.crop_size["width"]) == (224, 224)
+    # A 70-frame 256x288 video whose frame i is the constant 3 * i: values are 2 * x / 255 - 1, frames 2 apart.
+    video = np.broadcast_to((np.arange(70, dtype=np.uint8) * 3)[:, None, None, None], (70, 256, 288, 3)).copy()
+    pixel_values = processor(video, return_tensors="pt")["pixel_values"]
+    assert pixel_values.shape == (1, 32, 3, 224, 224)
+    values = pixel_values[0, :, 0, 0, 0]
+    indices = (values + 1) * 255 / 2 / 3
+    # The package's clip sampler (SlowFast's float linspace over the 64-frame span, truncated): steps of 2,
+    # and one of 3 where the truncation catches up (DMVR steps exactly 2; the last frame is at most 1 later).
+    steps = indices.diff().round()
+    assert set(steps.tolist()) <= {2.0, 3.0} and (steps == 2).sum() >= 30 and round(float(indices[-1] - indices[0])) == 63
+    assert pixel_values.min() >= -1 and pixel_values.max() <= 1
+    kwargs = processor_kwargs(VARIANTS["vivit_base_16x2_unfactorized_k400"], tiny_config("spatio_temporal"))
+    views = ViViTVideoProcessor(**{**kwargs, "num_frames": 2, "size": {"shortest_edge": 20},
+                                   "crop_size": {"height": 16, "width": 16}})(video, return_tensors="pt")  # fmt: skip
+    assert views["pixel_values"].shape == (1, 12, 2, 3, 16, 16)  # 4 clips x 3 crops
+    ssv2 = processor_kwargs(VARIANTS["vivit_large_16x2_fe_ssv2"], tiny_config("spatio_temporal"))
+    assert (ssv2["frame_sample_rate"], ssv2["size"], ssv2["crop_size"]["height"]) == (1, {"shortest_edge": 288}, 256)
+
+
+def test_small_config_runs_on_demo_clips():
+    from hf_videomodels.models.vivit import ARCHITECTURE as VIVIT
+    from hf_videomodels.models.vit_frames import ARCHITECTURE as VIT_FRAMES
+
+    clip = torch.randn(2, 16, 3, 64, 64)
+    for arch in (VIVIT, VIT_FRAMES):
+        model = arch.classification_class(arch.config_class(**arch.small_config, num_labels=4)).eval()
+        with torch.no_grad():
+            assert model(clip).logits.shape == (2, 4)
+        assert sum(p.numel() for p in model.parameters()) < 1_000_000

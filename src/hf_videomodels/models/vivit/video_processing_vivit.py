@@ -15,7 +15,10 @@ class ViViTVideoProcessor(VideoClipProcessor):
     - values ``2 * x / 255 - 1`` in [-1, 1] (``zero_centering``), RGB: mean 0.5 and std 0.5.
 
     Evaluation clips are spread evenly over the video (``clip_alignment="centre"``: DMVR's multi-clip test
-    samples equally spaced windows); short videos loop around, as DMVR's sampler does.
+    samples equally spaced windows); short videos loop around, as DMVR's sampler does. The package's clip
+    sampler places the 32 frames by SlowFast's float ``linspace`` over the clip's 64 frames, so one step in 32
+    is 3 instead of DMVR's exact stride 2 (the last frame is at most one frame later), and 4 windows start at
+    ``i * floor((T - 64) / 3)`` where DMVR uses ``linspace(0, T - 64, 4)``: a frame apart at most.
     """
 
     num_frames = 32
