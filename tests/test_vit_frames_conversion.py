@@ -130,17 +130,23 @@ def test_timm_cli_state_dict(tmp_path):
     assert AutoVideoProcessor.from_pretrained(output).image_mean[0] == pytest.approx(0.485)
 
 
+def transformers4_names(state_dict, root: str) -> dict:
+    """A transformers 5 state dict under the module names of the Hub files (transformers 4's)."""
+    renames = {".attention.q_proj.": ".attention.attention.query.", ".attention.k_proj.": ".attention.attention.key.",
+               ".attention.v_proj.": ".attention.attention.value.", ".attention.o_proj.": ".attention.output.dense.",
+               ".mlp.fc1.": ".intermediate.dense.", ".mlp.fc2.": ".output.dense.", f"{root}.layers.": f"{root}.encoder.layer."}  # fmt: skip
+    renamed = {}
+    for key, tensor in state_dict.items():
+        for new, old in renames.items():
+            key = key.replace(new, old)
+        renamed[key] = tensor
+    return renamed
+
+
 def test_hub_file_layout_converts_the_same():
     """google/vit-base-patch16-224's files keep transformers 4's module names."""
     theirs, ours = transformers_pair()
-    renames = {".attention.q_proj.": ".attention.attention.query.", ".attention.k_proj.": ".attention.attention.key.",
-               ".attention.v_proj.": ".attention.attention.value.", ".attention.o_proj.": ".attention.output.dense.",
-               ".mlp.fc1.": ".intermediate.dense.", ".mlp.fc2.": ".output.dense.", "vit.layers.": "vit.encoder.layer."}  # fmt: skip
-    hub_state = {}
-    for key, tensor in theirs.state_dict().items():
-        for new, old in renames.items():
-            key = key.replace(new, old)
-        hub_state[key] = tensor
+    hub_state = transformers4_names(theirs.state_dict(), "vit")
     assert "vit.encoder.layer.0.attention.attention.query.weight" in hub_state
     _, converted = convert_transformers_vit(hub_state, theirs.config)
     for key, tensor in ours.state_dict().items():

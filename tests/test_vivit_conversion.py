@@ -22,6 +22,7 @@ from conversion.convert_vivit_scenic import (
 from hf_videomodels.models.vivit import ViViTForVideoClassification
 
 from .conftest import REFERENCE_DIR, require_shared
+from .test_vit_frames_conversion import transformers4_names
 
 TOLERANCE = 1e-4
 PARITY = REFERENCE_DIR / "vivit" / "parity"
@@ -220,14 +221,8 @@ def test_transformers_hub_layout_and_cli(tmp_path):
     from conversion.convert_vivit_transformers import convert_transformers_vivit, main
 
     theirs, ours = transformers_vivit_pair()
-    renames = {".attention.q_proj.": ".attention.attention.query.", ".attention.k_proj.": ".attention.attention.key.",
-               ".attention.v_proj.": ".attention.attention.value.", ".attention.o_proj.": ".attention.output.dense.",
-               ".mlp.fc1.": ".intermediate.dense.", ".mlp.fc2.": ".output.dense.", "vivit.layers.": "vivit.encoder.layer."}  # fmt: skip
-    hub_state = {}
-    for key, tensor in theirs.state_dict().items():
-        for new, old in renames.items():
-            key = key.replace(new, old)
-        hub_state[key] = tensor
+    hub_state = transformers4_names(theirs.state_dict(), "vivit")
+    assert "vivit.encoder.layer.1.output.dense.bias" in hub_state
     _, converted = convert_transformers_vivit(hub_state, theirs.config)
     assert all(torch.equal(converted[key], value) for key, value in ours.state_dict().items())
     theirs.save_pretrained(tmp_path / "theirs")
