@@ -200,8 +200,12 @@ def save_vit_frames(model, args, mean_std, image_size, source: str, base_model: 
         datasets=[],
         metrics=None,
         source=source,
-        preprocessing={"frames": f"{args.num_frames}, one per segment", "resize": f"{height} × {width}",
-                       "mean": mean, "std": std},  # fmt: skip
+        preprocessing={
+            "frames": f"{args.num_frames}, one per segment",
+            "resize": f"{height} × {width}",
+            "mean": mean,
+            "std": std,
+        },  # fmt: skip
         notes="An image classifier applied to every frame; the frame logits are averaged. Frames never see each "
         "other, so it cannot tell motion directions apart.",
     )

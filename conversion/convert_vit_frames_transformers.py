@@ -24,6 +24,7 @@ from conversion.common import ConversionError, TensorLedger, base_arg_parser, ch
 from conversion.convert_vit_frames_timm import ViTLayout, _take_linear, save_vit_frames, take_vit_encoder
 from hf_videomodels.models.vit_frames import ViTFramesConfig, ViTFramesForVideoClassification
 
+
 def transformers_layouts(root: str) -> tuple[ViTLayout, ViTLayout]:
     """(Hub-file layout, transformers 5 layout) of a transformers ViT-style model under ``root`` ("vit", "vivit").
 

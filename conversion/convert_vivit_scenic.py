@@ -190,7 +190,10 @@ def _count_blocks(params: Mapping, encoder: str) -> int:
 
 def _heads_and_mlp(params: Mapping, encoder: str) -> tuple[int, int]:
     block = f"{encoder}/encoderblock_0"
-    attention = next((k for k in params if k.startswith(f"{block}/MultiHeadDotProductAttention") and k.endswith("query/kernel")), None)
+    attention = next(
+        (k for k in params if k.startswith(f"{block}/MultiHeadDotProductAttention") and k.endswith("query/kernel")),
+        None,
+    )
     mlp = next((k for k in params if k.startswith(f"{block}/MlpBlock") and k.endswith("Dense_0/kernel")), None)
     if attention is None or mlp is None:
         raise ConversionError(f"{block} has no attention or MLP tensors")
@@ -275,7 +278,9 @@ def convert_scenic_vivit(
     conv = "vivit.embeddings.patch_embeddings" + ("" if kernel.ndim == 5 else ".proj")
     out[f"{conv}.weight"], out[f"{conv}.bias"] = weight, ledger.take("embedding/bias")
     if config.model_variant == "factorised_encoder":
-        take_encoder(ledger, "SpatialTransformer", "cls_SpatialTransformer", "vivit.encoder", config.num_hidden_layers, out)
+        take_encoder(
+            ledger, "SpatialTransformer", "cls_SpatialTransformer", "vivit.encoder", config.num_hidden_layers, out
+        )
         take_encoder(ledger, "TemporalTransformer", "cls_TemporalTransformer", "vivit.temporal_encoder",
                      config.temporal_num_hidden_layers, out)  # fmt: skip
     else:
@@ -316,11 +321,11 @@ class ScenicVariant:
 
 VARIANTS = {
     "vivit_base_16x2_unfactorized_k400": ScenicVariant(
-        "Kinetics-400", "kinetics400/vivit_base_k400.py", f"{BUCKET}/kinetics_400/vivit_base_16x2_unfactorized/checkpoint",
-        "kinetics400"),
+        "Kinetics-400", "kinetics400/vivit_base_k400.py",
+        f"{BUCKET}/kinetics_400/vivit_base_16x2_unfactorized/checkpoint", "kinetics400"),
     "vivit_base_16x2_fe_k400": ScenicVariant(
-        "Kinetics-400", "kinetics400/vivit_base_factorised_encoder.py", f"{BUCKET}/kinetics_400/vivit_base_16x2_fe/checkpoint",
-        "kinetics400"),
+        "Kinetics-400", "kinetics400/vivit_base_factorised_encoder.py",
+        f"{BUCKET}/kinetics_400/vivit_base_16x2_fe/checkpoint", "kinetics400"),
     "vivit_large_16x2_fe_k400": ScenicVariant(
         "Kinetics-400", "kinetics400/vivit_large_factorised_encoder.py",
         f"{BUCKET}/kinetics_400/vivit_large_16x2_fe/checkpoint", "kinetics400"),
@@ -398,8 +403,12 @@ def model_card(model_id: str, config: ViViTConfig, variant_name: str | None, kwa
             notes += " Scenic lists no released checkpoint for this config; the card describes its shapes."
     if config.class_splits:
         starts = np.cumsum([0, *config.class_splits])
-        names = variant.class_splits if variant and variant.class_splits else [f"head {i}" for i in range(len(starts) - 1)]
-        ranges = ", ".join(f"`logits[..., {a}:{b}]` = {name} ({b - a})" for name, a, b in zip(names, starts, starts[1:]))
+        names = (
+            variant.class_splits if variant and variant.class_splits else [f"head {i}" for i in range(len(starts) - 1)]
+        )
+        ranges = ", ".join(
+            f"`logits[..., {a}:{b}]` = {name} ({b - a})" for name, a, b in zip(names, starts, starts[1:])
+        )
         notes += (
             f"\n\nTwo heads share one Linear of {config.num_labels} outputs (`config.class_splits = "
             f"{list(config.class_splits)}`): {ranges}. `model.split_logits(logits)` cuts them apart; Scenic scores "
@@ -459,8 +468,8 @@ def main(argv: list[str] | None = None) -> Path:
     model = load_converted(ViViTForVideoClassification, config, converted)
     kwargs = processor_kwargs(variant, config)
     model_id = args.push_to_hub or Path(args.output).name
-    return save_converted(model, ViViTVideoProcessor(**kwargs), args.output, model_card(model_id, config, args.variant, kwargs),
-                          args.push_to_hub)  # fmt: skip
+    card = model_card(model_id, config, args.variant, kwargs)
+    return save_converted(model, ViViTVideoProcessor(**kwargs), args.output, card, args.push_to_hub)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,15 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import ConversionError, TensorLedger, base_arg_parser, check_complete, load_converted, run_script, save_converted
+from conversion.common import (
+    ConversionError,
+    TensorLedger,
+    base_arg_parser,
+    check_complete,
+    load_converted,
+    run_script,
+    save_converted,
+)
 from conversion.convert_vit_frames_timm import _take_linear, take_vit_encoder
 from conversion.convert_vit_frames_transformers import pick_layout
 from conversion.convert_vivit_scenic import model_card, processor_kwargs

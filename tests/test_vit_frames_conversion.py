@@ -132,9 +132,15 @@ def test_timm_cli_state_dict(tmp_path):
 
 def transformers4_names(state_dict, root: str) -> dict:
     """A transformers 5 state dict under the module names of the Hub files (transformers 4's)."""
-    renames = {".attention.q_proj.": ".attention.attention.query.", ".attention.k_proj.": ".attention.attention.key.",
-               ".attention.v_proj.": ".attention.attention.value.", ".attention.o_proj.": ".attention.output.dense.",
-               ".mlp.fc1.": ".intermediate.dense.", ".mlp.fc2.": ".output.dense.", f"{root}.layers.": f"{root}.encoder.layer."}  # fmt: skip
+    renames = {
+        ".attention.q_proj.": ".attention.attention.query.",
+        ".attention.k_proj.": ".attention.attention.key.",
+        ".attention.v_proj.": ".attention.attention.value.",
+        ".attention.o_proj.": ".attention.output.dense.",
+        ".mlp.fc1.": ".intermediate.dense.",
+        ".mlp.fc2.": ".output.dense.",
+        f"{root}.layers.": f"{root}.encoder.layer.",
+    }
     renamed = {}
     for key, tensor in state_dict.items():
         for new, old in renames.items():

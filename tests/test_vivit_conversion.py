@@ -69,7 +69,9 @@ def test_model_1_spacetime_matches_scenic():
         "pre_logits": _max_diff(base.pooler_output, expected["intermediates/pre_logits"]),
     }
     for i in range(2):
-        diffs[f"block {i}"] = _max_diff(outputs.hidden_states[i + 1], expected[f"intermediates/Transformer/encoderblock_{i}"])
+        diffs[f"block {i}"] = _max_diff(
+            outputs.hidden_states[i + 1], expected[f"intermediates/Transformer/encoderblock_{i}"]
+        )
     print({key: f"{value:.1e}" for key, value in diffs.items()})
     assert max(diffs.values()) <= TOLERANCE, diffs
 
@@ -157,7 +159,9 @@ def test_epic_kitchens_card_and_config_say_how_the_heads_split():
 
     card = published_model_cards(require_shared(REFERENCE_DIR))["vivit_large_16x2_fe_epic_kitchens.md"]
     assert "`logits[..., 0:300]` = noun (300)" in card and "`logits[..., 300:397]` = verb (97)" in card
-    params = meta_state_dict_from_manifest(REFERENCE_DIR / "vivit/manifests/vivit_large_16x2_fe_epic_kitchens.manifest.json")
+    params = meta_state_dict_from_manifest(
+        REFERENCE_DIR / "vivit/manifests/vivit_large_16x2_fe_epic_kitchens.manifest.json"
+    )
     config, _ = convert_scenic_vivit(params, **variant_settings(VARIANTS["vivit_large_16x2_fe_epic_kitchens"]))
     with torch.device("meta"):
         model = ViViTForVideoClassification(config)
@@ -232,4 +236,9 @@ def test_transformers_hub_layout_and_cli(tmp_path):
     with torch.no_grad():
         assert _max_diff(reloaded(clip).logits, theirs(clip).logits) <= TOLERANCE
     processor = AutoVideoProcessor.from_pretrained(output)
-    assert (processor.num_frames, processor.crop_size["height"], processor.num_clips, processor.num_crops) == (4, 32, 4, 3)
+    assert (processor.num_frames, processor.crop_size["height"], processor.num_clips, processor.num_crops) == (
+        4,
+        32,
+        4,
+        3,
+    )

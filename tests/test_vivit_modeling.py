@@ -176,7 +176,9 @@ def test_bad_configs_are_refused():
     with pytest.raises(Exception, match="pooling='gap'"):
         ViViTConfig(model_variant="factorised_self_attention")
     with pytest.raises(Exception, match="must be even"):
-        ViViTConfig(model_variant="factorised_dot_product_attention", pooling="gap", num_attention_heads=3, hidden_size=48)
+        ViViTConfig(
+            model_variant="factorised_dot_product_attention", pooling="gap", num_attention_heads=3, hidden_size=48
+        )
     with pytest.raises(Exception, match="class_splits"):
         ViViTConfig(num_labels=10, class_splits=[3, 4])
 
@@ -186,8 +188,10 @@ def test_bad_configs_are_refused():
 
 def _image_vit() -> ViTFramesForVideoClassification:
     torch.manual_seed(1)
-    config = ViTFramesConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=64, layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", num_labels=5)  # fmt: skip
+    config = ViTFramesConfig(
+        **{key: TINY[key] for key in ("image_size", "hidden_size", "num_hidden_layers", "num_attention_heads")},
+        patch_size=8, intermediate_size=64, layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", num_labels=5,
+    )  # fmt: skip
     model = ViTFramesForVideoClassification(config).eval()
     with torch.no_grad():
         for parameter in model.parameters():
@@ -223,7 +227,9 @@ def test_a_still_clip_gives_the_image_vits_features(variant):
     vit_embedded = vit.vit.embeddings(image[:, 0])[:, 1:]
     prefix = vivit.vivit.encoder.num_prefix_tokens
     tokens = outputs.hidden_states[0][:, prefix:].view(1, 2, 16, -1)
-    assert torch.allclose(tokens[:, 0], vit_embedded, atol=1e-5) and torch.allclose(tokens[:, 1], vit_embedded, atol=1e-5)
+    assert torch.allclose(tokens[:, 0], vit_embedded, atol=1e-5) and torch.allclose(
+        tokens[:, 1], vit_embedded, atol=1e-5
+    )
 
 
 def test_model_3_copies_attention_into_both_axes():
@@ -263,7 +269,9 @@ def test_processor_is_scenics_kinetics_input():
     # The package's clip sampler (SlowFast's float linspace over the 64-frame span, truncated): steps of 2,
     # and one of 3 where the truncation catches up (DMVR steps exactly 2; the last frame is at most 1 later).
     steps = indices.diff().round()
-    assert set(steps.tolist()) <= {2.0, 3.0} and (steps == 2).sum() >= 30 and round(float(indices[-1] - indices[0])) == 63
+    assert (
+        set(steps.tolist()) <= {2.0, 3.0} and (steps == 2).sum() >= 30 and round(float(indices[-1] - indices[0])) == 63
+    )
     assert pixel_values.min() >= -1 and pixel_values.max() <= 1
     kwargs = processor_kwargs(VARIANTS["vivit_base_16x2_unfactorized_k400"], tiny_config("spatio_temporal"))
     views = ViViTVideoProcessor(**{**kwargs, "num_frames": 2, "size": {"shortest_edge": 20},

@@ -31,7 +31,10 @@ SIZES = {
 FACTORISED = {
     "model 2 (factorised encoder)": {"model_variant": "factorised_encoder", "temporal_num_hidden_layers": 4},
     "model 3 (factorised self-attention)": {"model_variant": "factorised_self_attention", "pooling": "gap"},
-    "model 4 (factorised dot-product attention)": {"model_variant": "factorised_dot_product_attention", "pooling": "gap"},
+    "model 4 (factorised dot-product attention)": {
+        "model_variant": "factorised_dot_product_attention",
+        "pooling": "gap",
+    },
 }
 
 
@@ -49,7 +52,7 @@ def _clip(size: dict, device: torch.device) -> torch.Tensor:
 
 
 def _logits(pixel_values):
-    return lambda model: (lambda: model(pixel_values).logits)
+    return lambda model: lambda: model(pixel_values).logits
 
 
 def vivit_model_1(device: torch.device, scale: str = "base"):
@@ -66,7 +69,10 @@ def vivit_factorised(device: torch.device, settings: dict, scale: str = "base"):
     size = SIZES[scale]
     peer = _transformers_vivit(size)
     torch.manual_seed(0)
-    heads = {"temporal_num_attention_heads": size["num_attention_heads"], "temporal_intermediate_size": size["intermediate_size"]}
+    heads = {
+        "temporal_num_attention_heads": size["num_attention_heads"],
+        "temporal_intermediate_size": size["intermediate_size"],
+    }
     ours = ViViTForVideoClassification(ViViTConfig(**size, **heads, **settings, num_labels=400))
     pixel_values = _clip(size, device)
     return _logits(pixel_values), ours.to(device).eval(), peer.to(device).eval(), pixel_values

@@ -74,11 +74,22 @@ class ViTFramesConfig(PreTrainedConfig):
                 f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
                 f"({self.num_attention_heads})"
             )
-        for name in ("num_channels", "num_frames", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size"):
+        for name in (
+            "num_channels",
+            "num_frames",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate", "classifier_dropout_prob"):
+        for name in (
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+            "drop_path_rate",
+            "classifier_dropout_prob",
+        ):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         image_size, patch_size = pair(self.image_size), pair(self.patch_size)

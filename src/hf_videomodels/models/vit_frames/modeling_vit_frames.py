@@ -37,7 +37,9 @@ class ViTFramesEmbeddings(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         patches, grid = self.patch_embeddings(images.unsqueeze(1))  # (images, h * w, dim)
-        position = resize_position_embeddings(self.position_embeddings, grid, self.trained_grid, mode=self.interpolation)
+        position = resize_position_embeddings(
+            self.position_embeddings, grid, self.trained_grid, mode=self.interpolation
+        )
         tokens = torch.cat((self.cls_token.expand(patches.shape[0], -1, -1), patches), dim=1)
         return self.dropout(tokens + position)
 

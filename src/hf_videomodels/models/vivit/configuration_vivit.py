@@ -113,7 +113,9 @@ class ViViTConfig(PreTrainedConfig):
         if self.num_sampled_frames is not None and self.num_sampled_frames < 1:
             raise ValueError(f"num_sampled_frames must be positive or None, got {self.num_sampled_frames}")
         if self.class_splits is not None and (min(self.class_splits) < 1 or sum(self.class_splits) != self.num_labels):
-            raise ValueError(f"class_splits {self.class_splits} must be positive and sum to num_labels ({self.num_labels})")
+            raise ValueError(
+                f"class_splits {self.class_splits} must be positive and sum to num_labels ({self.num_labels})"
+            )
         if any(size < tubelet for size, tubelet in zip(self.token_grid_input, self.token_grid_divisor)):
             raise ValueError(
                 f"a {self.num_frames}-frame clip of {pair(self.image_size)} px holds no whole tubelet of "

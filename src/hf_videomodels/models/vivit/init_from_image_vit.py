@@ -71,7 +71,9 @@ def vivit_from_image_vit(
     for name in ("weight", "bias"):
         loaded[f"vivit.encoder.layernorm.{name}"] = vit[f"layernorm.{name}"]
     for i in range(config.num_hidden_layers):
-        block = {key.removeprefix(f"layers.{i}."): value for key, value in vit.items() if key.startswith(f"layers.{i}.")}
+        block = {
+            key.removeprefix(f"layers.{i}."): value for key, value in vit.items() if key.startswith(f"layers.{i}.")
+        }
         ours = f"vivit.encoder.layers.{i}"
         if config.model_variant == "factorised_self_attention":
             renames = {"norm1": ["attention_norms.space"], "attention": ["attentions.space", "attentions.time"],

@@ -90,9 +90,13 @@ class ViViTEmbeddings(nn.Module):
         self.num_sampled_frames = config.num_sampled_frames
         if config.tokenizer == "tubelet":
             size = tuple(config.tubelet_size)
-            self.patch_embeddings = set_init_role(nn.Conv3d(config.num_channels, config.hidden_size, size, size), "linear")
+            self.patch_embeddings = set_init_role(
+                nn.Conv3d(config.num_channels, config.hidden_size, size, size), "linear"
+            )
         else:
-            self.patch_embeddings = FramePatchEmbedding(config.tubelet_size[1:], config.num_channels, config.hidden_size)
+            self.patch_embeddings = FramePatchEmbedding(
+                config.tubelet_size[1:], config.num_channels, config.hidden_size
+            )
         self.minimum = config.token_grid_divisor
 
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
@@ -141,7 +145,9 @@ class FactorisedSelfAttentionLayer(GradientCheckpointingLayer):
         super().__init__()
         self.order = config.attention_order.split("_")
         width = config.hidden_size
-        self.attention_norms = nn.ModuleDict({axis: nn.LayerNorm(width, eps=config.layer_norm_eps) for axis in self.order})
+        self.attention_norms = nn.ModuleDict(
+            {axis: nn.LayerNorm(width, eps=config.layer_norm_eps) for axis in self.order}
+        )
         self.attentions = nn.ModuleDict({
             axis: MultiHeadSelfAttention(width, config.num_attention_heads, config.qkv_bias,
                                          config.attention_probs_dropout_prob, config.hidden_dropout_prob)
@@ -156,7 +162,9 @@ class FactorisedSelfAttentionLayer(GradientCheckpointingLayer):
         maps = []
         for axis in self.order:
             volume = hidden_states.view(batch, frames, space, dim)
-            groups = volume.transpose(1, 2).reshape(batch * space, frames, dim) if axis == "time" else volume.flatten(0, 1)
+            groups = (
+                volume.transpose(1, 2).reshape(batch * space, frames, dim) if axis == "time" else volume.flatten(0, 1)
+            )
             output, probs = self.attentions[axis](self.attention_norms[axis](groups), None, output_attentions, use_sdpa)
             groups = groups + output
             if axis == "time":
@@ -193,11 +201,20 @@ class ViViTEncoder(nn.Module):
         else:
             self.layers = nn.ModuleList(
                 PreNormTransformerBlock(
-                    width, heads, mlp_dim, config.hidden_act, config.layer_norm_eps, config.qkv_bias,
-                    config.hidden_dropout_prob, config.attention_probs_dropout_prob, rate,
-                    attention=FactorisedHeadsAttention(width, heads, config.qkv_bias, config.attention_probs_dropout_prob,
-                                                       config.hidden_dropout_prob)
-                    if variant == "factorised_dot_product_attention" else None,
+                    width,
+                    heads,
+                    mlp_dim,
+                    config.hidden_act,
+                    config.layer_norm_eps,
+                    config.qkv_bias,
+                    config.hidden_dropout_prob,
+                    config.attention_probs_dropout_prob,
+                    rate,
+                    attention=FactorisedHeadsAttention(
+                        width, heads, config.qkv_bias, config.attention_probs_dropout_prob, config.hidden_dropout_prob
+                    )
+                    if variant == "factorised_dot_product_attention"
+                    else None,
                 )  # fmt: skip
                 for rate in rates
             )
@@ -335,7 +352,10 @@ class ViViTForVideoClassification(VideoClassificationMixin, ViViTPreTrainedModel
 
     def compute_logits(self, pixel_values, output_hidden_states, output_attentions):
         outputs = self.vivit(
-            pixel_values, output_hidden_states=output_hidden_states, output_attentions=output_attentions, return_dict=True
+            pixel_values,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+            return_dict=True,
         )
         return self.classifier(outputs.pooler_output), outputs
 
