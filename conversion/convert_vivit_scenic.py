@@ -344,8 +344,8 @@ VARIANTS = {
 
 def processor_kwargs(variant: ScenicVariant | None, config: ViViTConfig) -> dict:
     """Scenic's test input of the variant's config (DMVR, ``zero_centering``): 4 clips x 3 crops."""
-    crop = variant.crop if variant else config.image_size
-    short_side = variant.short_side if variant else round(crop * 256 / 224)
+    crop_height, crop_width = (variant.crop, variant.crop) if variant else pair(config.image_size)
+    short_side = variant.short_side if variant else round(min(crop_height, crop_width) * 256 / 224)
     from hf_videomodels.models.vivit import ViViTVideoProcessor
 
     defaults = ViViTVideoProcessor()
@@ -354,7 +354,7 @@ def processor_kwargs(variant: ScenicVariant | None, config: ViViTConfig) -> dict
         "sampling": "clip",
         "frame_sample_rate": variant.frame_sample_rate if variant else defaults.frame_sample_rate,
         "size": {"shortest_edge": short_side},
-        "crop_size": {"height": crop, "width": crop},
+        "crop_size": {"height": crop_height, "width": crop_width},
         "num_clips": 4,
         "num_crops": 3,
         "channel_order": "rgb",

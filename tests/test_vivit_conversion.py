@@ -242,3 +242,51 @@ def test_transformers_hub_layout_and_cli(tmp_path):
         4,
         3,
     )
+
+
+def test_msgpack_reader_handles_chunks_scalars_and_bfloat16(tmp_path):
+    """The container's other encodings (flax.serialization): arrays over 1 GiB split into chunks, numpy
+    scalars (extension 3) and bfloat16 arrays, built here by hand with msgpack."""
+    import msgpack
+
+    def packed(array: np.ndarray, dtype_name: str | None = None) -> msgpack.ExtType:
+        payload = msgpack.packb((array.shape, dtype_name or array.dtype.name, array.tobytes()), use_bin_type=True)
+        return msgpack.ExtType(1, payload)
+
+    full = np.arange(12, dtype=np.float32).reshape(3, 4)
+    chunks = {"0": packed(full.reshape(-1)[:7]), "1": packed(full.reshape(-1)[7:])}
+    bf16_bits = (np.array([1.5, -2.0], dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    scalar = np.array(7, dtype=np.int32)
+    tree = {
+        "params": {
+            "big": {"__msgpack_chunked_array__": True, "shape": {"0": 3, "1": 4}, "chunks": chunks},
+            "half": packed(bf16_bits, "bfloat16"),
+        },
+        "step": msgpack.ExtType(3, msgpack.packb(((), "int32", scalar.tobytes()), use_bin_type=True)),
+    }
+    (tmp_path / "checkpoint").write_bytes(msgpack.packb(tree, use_bin_type=True))
+    restored = read_flax_checkpoint(tmp_path / "checkpoint")
+    assert np.array_equal(restored["params"]["big"], full)
+    assert restored["params"]["half"].tolist() == [1.5, -2.0] and restored["step"] == 7
+    assert set(load_scenic_params(tmp_path / "checkpoint")) == {"big", "half"}
+
+
+def test_cli_converts_a_scenic_checkpoint(tmp_path):
+    from transformers import AutoModelForVideoClassification, AutoVideoProcessor
+
+    from conversion.common import packaged_labels
+    from conversion.convert_vivit_scenic import main
+
+    folder = require_shared(PARITY / "vivit_spacetime_small")
+    output = main(["--checkpoint", str(folder / "checkpoint"), "--output", str(tmp_path / "ours"), "--image-size", "64",
+                   "--variant", "vivit_base_16x2_unfactorized_k400"])  # fmt: skip
+    model = AutoModelForVideoClassification.from_pretrained(output).eval()
+    pixel_values = load_file(folder / "inputs.safetensors")["pixel_values_nthwc"].permute(0, 1, 4, 2, 3)
+    with torch.no_grad():
+        assert _max_diff(model(pixel_values).logits, load_file(folder / "outputs.safetensors")["logits"]) <= TOLERANCE
+    assert model.config.id2label[0] == packaged_labels("kinetics400")[0]
+    processor = AutoVideoProcessor.from_pretrained(output)
+    assert (processor.num_clips, processor.num_crops, processor.frame_sample_rate) == (4, 3, 2)
+    assert list(processor.image_mean) == [0.5] * 3 and processor.size["shortest_edge"] == 256
+    card = (output / "README.md").read_text()
+    assert "configs/kinetics400/vivit_base_k400.py" in card
