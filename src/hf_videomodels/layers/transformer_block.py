@@ -49,3 +49,20 @@ class PreNormTransformerBlock(GradientCheckpointingLayer):
         hidden_states = hidden_states + self.drop_path(output)
         hidden_states = hidden_states + self.drop_path(self.mlp(self.norm2(hidden_states)))
         return hidden_states, probs
+
+
+def run_blocks(
+    layers, hidden_states: torch.Tensor, output_hidden_states: bool, output_attentions: bool, use_sdpa: bool, **kwargs
+) -> tuple[torch.Tensor, list | None, list | None]:
+    """Run ``(hidden_states, probs)``-returning blocks in order; returns the output, the input and every block's
+    output when ``output_hidden_states`` (else None), and the attention maps when ``output_attentions`` (a block
+    returning a tuple of maps contributes each of them)."""
+    all_hidden_states = [hidden_states] if output_hidden_states else None
+    all_attentions = [] if output_attentions else None
+    for layer in layers:
+        hidden_states, probs = layer(hidden_states, output_attentions, use_sdpa, **kwargs)
+        if output_hidden_states:
+            all_hidden_states.append(hidden_states)
+        if output_attentions:
+            all_attentions.extend(probs if isinstance(probs, tuple) else (probs,))
+    return hidden_states, all_hidden_states, all_attentions

@@ -17,7 +17,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from ...layers.consensus import FrameConsensus, fold_frames, unfold_frames
 from ...layers.patch_embed import FramePatchEmbedding
 from ...layers.pos_embed import resize_position_embeddings
-from ...layers.transformer_block import PreNormTransformerBlock
+from ...layers.transformer_block import PreNormTransformerBlock, run_blocks
 from ...modeling_utils import PerFrameClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
 from .configuration_vit_frames import ViTFramesConfig
 
@@ -120,16 +120,10 @@ class ViTFramesModel(ViTFramesPreTrainedModel):
         )
         check_video_input(pixel_values, self.config.num_channels)
         num_frames = pixel_values.shape[1]
-        hidden_states = self.embeddings(fold_frames(pixel_values))
-        all_hidden_states = [hidden_states] if output_hidden_states else None
-        all_attentions = [] if output_attentions else None
         use_sdpa = self.config._attn_implementation != "eager"
-        for layer in self.layers:
-            hidden_states, probs = layer(hidden_states, output_attentions, use_sdpa)
-            if output_hidden_states:
-                all_hidden_states.append(hidden_states)
-            if output_attentions:
-                all_attentions.append(probs)
+        hidden_states, all_hidden_states, all_attentions = run_blocks(
+            self.layers, self.embeddings(fold_frames(pixel_values)), output_hidden_states, output_attentions, use_sdpa
+        )
         sequence_output = unfold_frames(self.layernorm(hidden_states), num_frames)
         output = BaseModelOutputWithPooling(
             last_hidden_state=sequence_output,

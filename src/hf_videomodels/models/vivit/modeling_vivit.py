@@ -38,7 +38,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from ...layers.attention import MultiHeadSelfAttention
 from ...layers.mlp import Mlp
 from ...layers.patch_embed import FramePatchEmbedding
-from ...layers.transformer_block import PreNormTransformerBlock
+from ...layers.transformer_block import PreNormTransformerBlock, run_blocks
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
@@ -226,16 +226,10 @@ class ViViTEncoder(nn.Module):
         position = resize_grid_embeddings(self.position_embeddings, grid, self.trained_grid, self.num_prefix_tokens)
         if self.num_prefix_tokens:
             tokens = torch.cat((self.cls_token.expand(tokens.shape[0], -1, -1), tokens), dim=1)
-        hidden_states = self.dropout(tokens + position)
-        all_hidden_states = [hidden_states] if output_hidden_states else None
-        all_attentions = [] if output_attentions else None
         extra = {"grid": (grid[0], prod(grid[1:]))} if self.factorised else {}
-        for layer in self.layers:
-            hidden_states, probs = layer(hidden_states, output_attentions, use_sdpa, **extra)
-            if output_hidden_states:
-                all_hidden_states.append(hidden_states)
-            if output_attentions:
-                all_attentions.extend(probs if isinstance(probs, tuple) else (probs,))
+        hidden_states, all_hidden_states, all_attentions = run_blocks(
+            self.layers, self.dropout(tokens + position), output_hidden_states, output_attentions, use_sdpa, **extra
+        )
         return self.layernorm(hidden_states), all_hidden_states, all_attentions
 
     def pool(self, sequence: torch.Tensor) -> torch.Tensor:
