@@ -3,7 +3,9 @@
 Tokens. ``tokenizer="tubelet"``: a Conv3d with stride = kernel = ``tubelet_size`` (a remainder of frames or
 pixels is dropped, as Scenic's ``VALID`` conv). ``"uniform_frames"``: ``num_sampled_frames`` frames at
 ``round(k * T / (n + 1))``, k = 1..n (Scenic's ``sample_frames_uniformly``), each cut into 2-D patches. Either
-way the tokens are flattened in (t, h, w) row-major order; the grid is (T', H', W').
+way the tokens are flattened in (t, h, w) row-major order; the grid is (T', H', W'). (Scenic stacks the sampled
+frames vertically before its 2-D conv, so with a frame height that is not a multiple of the patch its patches
+straddle frames; ours drop each frame's remainder rows. At whole-patch sizes, the released setting, both agree.)
 
 Models (``config.model_variant``):
 
