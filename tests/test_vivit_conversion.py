@@ -110,9 +110,10 @@ def _local_fixture(name: str):
         ("factorised_self_attention_time_space", {"attention_order": "time_space"}),
         ("factorised_self_attention_space_time", {"attention_order": "space_time"}),
         ("factorised_dot_product_attention", {"model_variant": "factorised_dot_product_attention"}),
+        ("uniform_frames_spacetime", {}),  # model 1 on uniformly sampled frames (Scenic's temporal_sampling)
     ],
 )
-def test_models_3_and_4_match_scenic(name, settings):
+def test_models_3_and_4_and_uniform_frames_match_scenic(name, settings):
     """Fixtures made by running Scenic's own model code (see tests/fixtures/vivit/README.md); their checkpoints
     use current Scenic's ``{"params": ...}`` root."""
     folder = _local_fixture(name)
@@ -124,6 +125,8 @@ def test_models_3_and_4_match_scenic(name, settings):
     # A non-square input: the grid of models 3/4 is read from the table given one side of a square image, so
     # build the config for the fixture's clip explicitly.
     config, state_dict = convert_scenic_vivit(params, image_size=[height, width], **settings)
+    if name.startswith("uniform_frames"):  # a 2-D kernel: 3 of the clip's 8 frames, each cut into patches
+        assert (config.tokenizer, config.num_sampled_frames, config.pooling) == ("uniform_frames", 3, "token")
     model = ViViTForVideoClassification(config).eval()
     model.load_state_dict(state_dict, strict=True)
     frames = load_file(folder / "inputs.safetensors")["frames_uint8_nthwc"]
