@@ -172,7 +172,9 @@ def test_cli_attention_map(sample_gif, tmp_path, capsys):
         assert image.format == "PNG"
 
     I3DForVideoClassification(I3DConfig(**TINY_I3D, num_labels=4)).save_pretrained(i3d)
-    I3DVideoProcessor(num_frames=16, size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}).save_pretrained(i3d)
+    I3DVideoProcessor(num_frames=16, size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}).save_pretrained(
+        i3d
+    )
     code = cli_main(["classify", str(sample_gif), "--model", str(i3d), "--attention-map", str(tmp_path / "no.png")])
     assert code == 2
     captured = capsys.readouterr()

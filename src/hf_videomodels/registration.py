@@ -25,6 +25,8 @@ ARCHITECTURE_FOLDERS = {
     "TSN": "tsn",
     "LRCN": "lrcn",
     "VideoResNet": "video_resnet",
+    "ViT per frame": "vit_frames",
+    "ViViT": "vivit",
 }
 
 
