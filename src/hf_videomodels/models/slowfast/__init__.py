@@ -1,0 +1,35 @@
+from ...registration import Architecture
+from .configuration_slowfast import RESNET_DEPTHS, SlowFastConfig
+from .modeling_slowfast import (
+    SlowFastForVideoClassification,
+    SlowFastModel,
+    SlowFastPreTrainedModel,
+    slow_frame_indices,
+)
+from .video_processing_slowfast import SlowFastVideoProcessor
+
+ARCHITECTURE = Architecture(
+    "SlowFast",
+    SlowFastConfig,
+    SlowFastModel,
+    SlowFastForVideoClassification,
+    SlowFastVideoProcessor,
+    # R50 topology at an eighth of the width (1/8 of the channels: 0.6 M parameters), 16 Fast frames and 4 Slow
+    # ones (alpha 4) of 64x64 pixels: res5 is 2x2, which the head pools whole.
+    small_config={
+        "num_frames": 16,
+        "image_size": 64,
+        "width_per_group": 8,
+        "dropout_prob": 0.2,
+    },
+)
+
+__all__ = [
+    "RESNET_DEPTHS",
+    "SlowFastConfig",
+    "SlowFastForVideoClassification",
+    "SlowFastModel",
+    "SlowFastPreTrainedModel",
+    "SlowFastVideoProcessor",
+    "slow_frame_indices",
+]
