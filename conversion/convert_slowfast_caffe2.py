@@ -29,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from conversion.common import ConversionError, base_arg_parser, load_numpy_pickle, meta_state_dict_from_manifest, run_script
+from conversion.common import ConversionError, load_numpy_pickle, meta_state_dict_from_manifest, run_script
 from conversion.convert_slowfast_pyslowfast import (  # noqa: F401  (VERIFIED_BY_TESTS: what its cards state)
     VERIFIED_BY_TESTS,
-    add_common_arguments,
     build_video_processor,
     convert_pyslowfast_state_dict,
-    find_variant,
     model_card,
+    parse_arguments,
     write_folder,
 )
 
@@ -128,14 +127,9 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = base_arg_parser(
-        "Convert a SlowFast Caffe2 .pkl checkpoint (PySlowFast model zoo) to an hf_videomodels folder.",
-        default_labels="Kinetics-400 for 400-class checkpoints",
+    args, checkpoint_name, variant = parse_arguments(
+        "Convert a SlowFast Caffe2 .pkl checkpoint (PySlowFast model zoo) to an hf_videomodels folder.", argv
     )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    checkpoint_name = Path(str(args.checkpoint).split("?")[0]).name
-    variant = args.variant or (checkpoint_name if find_variant(checkpoint_name)[0] else None)
     if variant is None and args.alpha is None:
         logger.warning("%s is not an official file name: pass --variant or --alpha", checkpoint_name)
     config, converted = convert_caffe2_checkpoint(load_numpy_pickle(args.checkpoint), variant, args.labels, args.alpha)

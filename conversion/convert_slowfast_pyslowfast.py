@@ -392,9 +392,19 @@ def model_card(
     )
 
 
-def add_common_arguments(parser) -> None:
+def parse_arguments(description: str, argv: list[str] | None, variant_aliases: Mapping[str, str] | None = None):
+    """The SlowFast converters' command line: (arguments, checkpoint file name, official variant or None).
+    ``--variant`` may be an official name or one of ``variant_aliases`` (pytorchvideo's hub names); without it the
+    checkpoint's own file name is used when it is an official one."""
+    parser = base_arg_parser(description, default_labels="Kinetics-400 for 400-class checkpoints")
     parser.add_argument("--variant", default=None, help="official name if the file was renamed (SLOWFAST_8x8_R50, ...)")
     parser.add_argument("--alpha", type=int, default=None, help="Slow/Fast frame-rate ratio when neither cfg nor name gives it")
+    args = parser.parse_args(argv)
+    checkpoint_name = Path(str(args.checkpoint).split("?")[0]).name
+    variant = (variant_aliases or {}).get(args.variant, args.variant)
+    if variant is None and find_variant(checkpoint_name)[0]:
+        variant = checkpoint_name
+    return args, checkpoint_name, variant
 
 
 def write_folder(args, config: SlowFastConfig, converted, cfg, checkpoint_name: str, source_note: str) -> Path:
@@ -407,14 +417,9 @@ def write_folder(args, config: SlowFastConfig, converted, cfg, checkpoint_name: 
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = base_arg_parser(
-        "Convert a PySlowFast SlowFast .pyth checkpoint to an hf_videomodels folder.",
-        default_labels="Kinetics-400 for 400-class checkpoints",
+    args, checkpoint_name, variant = parse_arguments(
+        "Convert a PySlowFast SlowFast .pyth checkpoint to an hf_videomodels folder.", argv
     )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    checkpoint_name = Path(str(args.checkpoint).split("?")[0]).name
-    variant = args.variant or (checkpoint_name if find_variant(checkpoint_name)[0] else None)
     checkpoint = load_checkpoint(args.checkpoint)
     config, converted = convert_pyslowfast_checkpoint(checkpoint, variant, args.labels, args.alpha)
     _, cfg = extract_state_dict(checkpoint)

@@ -30,7 +30,6 @@ import torch
 
 from conversion.common import (
     ConversionError,
-    base_arg_parser,
     extract_state_dict,
     load_checkpoint,
     meta_state_dict_from_manifest,
@@ -38,11 +37,10 @@ from conversion.common import (
 )
 from conversion.convert_slowfast_pyslowfast import (  # noqa: F401  (VERIFIED_BY_TESTS: what its cards state)
     VERIFIED_BY_TESTS,
-    add_common_arguments,
     build_video_processor,
     convert_pyslowfast_state_dict,
-    find_variant,
     model_card,
+    parse_arguments,
     write_folder,
 )
 
@@ -142,15 +140,11 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = base_arg_parser(
+    args, checkpoint_name, variant = parse_arguments(
         "Convert a pytorchvideo SlowFast checkpoint (hub or PySlowFast PyTorchVideo zoo) to an hf_videomodels folder.",
-        default_labels="Kinetics-400 for 400-class checkpoints",
+        argv,
+        variant_aliases=HUB_MODELS,
     )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    checkpoint_name = Path(str(args.checkpoint).split("?")[0]).name
-    # --variant takes an official name or a hub model name (slowfast_r50 ...).
-    variant = HUB_MODELS.get(args.variant, args.variant) or (checkpoint_name if find_variant(checkpoint_name)[0] else None)
     checkpoint = load_checkpoint(args.checkpoint)
     config, converted = convert_pytorchvideo_checkpoint(checkpoint, variant, args.labels, args.alpha)
     _, cfg = extract_state_dict(checkpoint)

@@ -22,6 +22,9 @@ ARCHITECTURE = Architecture(
         "width_per_group": 8,
         "dropout_prob": 0.2,
     },
+    # Sample the demo's clips frame by frame: PySlowFast's resampling to 30 fps would repeat frames of the
+    # low-frame-rate synthetic videos.
+    small_processor_config={"target_fps": None},
 )
 
 __all__ = [
