@@ -157,14 +157,14 @@ def rename_tensors(
             converted[f"{ours}.num_batches_tracked"] = ledger.take(counter) if counter in ledger else torch.tensor(0)
     ledger.finish()
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-        expected = SlowFastForVideoClassification(config).state_dict()
+        model = SlowFastForVideoClassification(config)
     if expand_trailing_dims:
+        expected = model.state_dict()
         for key, tensor in converted.items():
-            shape = expected[key].shape
-            if tensor.ndim < len(shape) and tuple(tensor.shape) == tuple(shape[: tensor.ndim]):
+            shape = expected[key].shape if key in expected else None
+            if shape is not None and tensor.ndim < len(shape) and tuple(tensor.shape) == tuple(shape[: tensor.ndim]):
                 converted[key] = tensor.reshape(shape)
-    with torch.device("meta"):
-        check_complete(SlowFastForVideoClassification(config), converted)
+    check_complete(model, converted)
     return converted
 
 

@@ -205,8 +205,7 @@ def test_pyslowfast_and_caffe2_manifests_convert_completely(name):
     assert config.fast_temporal_kernel_blocks[2] == fast_blocks[2]
     _check_full_size(config, converted, manifest)
     # The same checkpoint as the model zoo's Caffe2 blobs (names in c2/), plus the solver state the files hold.
-    c2_name = "SLOWFAST_8x8_R101" if name == "SLOWFAST_8x8_R101" else name
-    rows = json.loads(require_shared(SLOWFAST_DIR / "c2" / f"{c2_name}.c2_names.json").read_text())["tensors"]
+    rows = json.loads(require_shared(SLOWFAST_DIR / "c2" / f"{name}.c2_names.json").read_text())["tensors"]
     blobs = {blob: torch.empty(shape, device="meta") for blob, _, shape in rows}
     blobs.update({"res2_0_branch2a_w_momentum": np.zeros(1), "lr": np.zeros(1), "model_iter": np.zeros(1)})
     c2_config, c2_converted = convert_caffe2_checkpoint({"blobs": blobs}, variant=f"{name}.pkl")
@@ -238,11 +237,9 @@ def test_pytorchvideo_manifests_convert_completely(name):
         )
     config, converted = convert_pytorchvideo_checkpoint({"model_state": state, "epoch": 1}, variant=variant)
     _check_full_size(config, converted, manifest)
-    # The same network as PySlowFast's naming of that variant.
-    pyslowfast_name = variant if variant != "SLOWFAST_8x8_R101" else "SLOWFAST_8x8_R101"
-    if (MANIFEST_DIR / f"{pyslowfast_name}.manifest.json").exists():
-        reference, _ = convert_pyslowfast_state_dict(_meta_state(_manifest(pyslowfast_name)), variant=variant)
-        assert config.to_dict() == reference.to_dict()
+    # The same network as PySlowFast's naming of that variant (every variant has a PySlowFast manifest).
+    reference, _ = convert_pyslowfast_state_dict(_meta_state(_manifest(variant)), variant=variant)
+    assert config.to_dict() == reference.to_dict()
 
 
 # ---- name rules --------------------------------------------------------------------------------------------
