@@ -215,3 +215,23 @@ def test_small_config_learns_shape():
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
     with torch.no_grad():
         assert model(torch.randn(1, 16, 3, 64, 64)).logits.shape == (1, 3)
+
+
+def test_processor_reproduces_the_kinetics_recipe():
+    processor = SlowFastVideoProcessor()
+    assert (processor.num_frames, processor.frame_sample_rate, processor.target_fps) == (32, 2, 30)
+    assert (processor.size.shortest_edge, processor.crop_size.height, processor.crop_size.width) == (256, 224, 224)
+    assert list(processor.image_mean) == [0.45] * 3 and list(processor.image_std) == [0.225] * 3
+    assert (processor.clip_alignment, processor.short_video) == ("start", "clamp")
+    # The test protocol, 10 clips x 3 crops, on a small frame size: 30 views of the Fast clip, clip-major.
+    video = torch.randint(0, 256, (150, 64, 96, 3), dtype=torch.uint8).numpy()  # short side already 64
+    views = processor(
+        video, video_metadata={"fps": 30}, num_clips=10, num_crops=3, size={"shortest_edge": 64},
+        crop_size={"height": 64, "width": 64}, return_tensors="pt",
+    )["pixel_values"]
+    assert views.shape == (1, 30, 32, 3, 64, 64)
+    # Clip 0 spans 32 * 2 frames from the first; PySlowFast spreads 32 indices over it with linspace (0, 2, ..., 60, 63).
+    indices = torch.linspace(0, 63, 32).long().numpy()
+    expected = (torch.from_numpy(video[indices, :, :64]).float() / 255 - 0.45) / 0.225  # clip 0, left crop
+    frames = views[0, 0].permute(0, 2, 3, 1)
+    torch.testing.assert_close(frames, expected, rtol=0, atol=1e-5)
