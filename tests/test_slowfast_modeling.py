@@ -209,10 +209,10 @@ def test_bottlenecks_are_checkpointing_layers():
 
 
 def test_small_config_learns_shape():
-    """The registered small config builds a small model for 16-frame 64x64 clips."""
+    """The registered small config builds a small model for the demo's 16-frame 64x64 clips."""
     config = SlowFastConfig(**ARCHITECTURE.small_config, num_labels=3)
     model = SlowFastForVideoClassification(config).eval()
-    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    assert sum(p.numel() for p in model.parameters()) < 3_000_000
     with torch.no_grad():
         assert model(torch.randn(1, 16, 3, 64, 64)).logits.shape == (1, 3)
 
