@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
 from hf_videomodels.errors import UserInputError, report_user_errors
@@ -118,12 +119,15 @@ def resolve_checkpoint(path_or_url: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path_or_url: str | os.PathLike) -> object:
-    """Load a pickled PyTorch checkpoint without executing code from it (``weights_only=True``).
+    """Load a ``.safetensors`` file, or a pickled PyTorch checkpoint without executing code from it
+    (``weights_only=True``).
 
     Original files also hold plain containers (dicts, OrderedDicts, numbers, strings, optimizer state),
     which the restricted unpickler accepts; anything else is refused with the reason.
     """
     path = resolve_checkpoint(path_or_url)
+    if path.suffix == ".safetensors":  # timm and transformers files: tensors only by design
+        return safetensors.torch.load_file(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -249,10 +253,11 @@ def take_conv_bn_unit(
     ``num_batches_tracked`` is taken when the checkpoint has it; checkpoints saved before PyTorch 0.4.1 do
     not, and the counter (only used when BatchNorm momentum is None) starts at 0.
     """
-    out[f"{target}.conv.weight"] = ledger.take(f"{source}.{conv}.weight")
+    prefix = f"{source}." if source else ""  # "" for units at the top of the checkpoint (torchvision's conv1)
+    out[f"{target}.conv.weight"] = ledger.take(f"{prefix}{conv}.weight")
     for name in BATCH_NORM_TENSORS:
-        out[f"{target}.bn.{name}"] = ledger.take(f"{source}.{bn}.{name}")
-    counter = f"{source}.{bn}.num_batches_tracked"
+        out[f"{target}.bn.{name}"] = ledger.take(f"{prefix}{bn}.{name}")
+    counter = f"{prefix}{bn}.num_batches_tracked"
     out[f"{target}.bn.num_batches_tracked"] = ledger.take(counter) if counter in ledger else torch.tensor(0)
 
 

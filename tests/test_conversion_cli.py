@@ -37,24 +37,48 @@ def _start(args: list[str], cwd) -> subprocess.Popen:
     )
 
 
+# Run in one child process: each script by path as ``python conversion/convert_x.py --help`` would run it (its
+# own folder first on sys.path, the repository root absent, nothing of the repository imported yet), so every
+# script's path guard is exercised, while torch and transformers are imported once rather than once per script.
+_BY_PATH_RUNNER = """
+import runpy, sys
+repo_root, scripts = sys.argv[1], sys.argv[2:]
+for script in scripts:
+    sys.path[:] = [entry for entry in sys.path if entry not in ("", repo_root)]
+    sys.path.insert(0, repo_root + "/conversion")
+    for name in [name for name in sys.modules if name == "_repo_on_path" or name.split(".")[0] == "conversion"]:
+        del sys.modules[name]
+    sys.argv = [script, "--help"]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exit:
+        if exit.code not in (0, None):
+            raise
+    print("ran", script, flush=True)
+"""
+
+
 def test_scripts_run_by_path_and_as_module(tmp_path):
     """Each script by path, from another folder (only the script's own folder is on sys.path); and the guard's
     other side, ``-m`` from the repository root as the README shows it, once: in-process tests already import
-    every script as ``conversion.<name>``. The GoogLeNet script's by-path run is the end-to-end test below.
-    All at once, since each child pays for importing torch and transformers."""
-    assert len(SCRIPTS) == 7  # I3D 2, TimeSformer 2, SlowFast 3
+    every script as ``conversion.<name>``. The GoogLeNet script's by-path run is the end-to-end test below."""
+    assert {"convert_i3d_pytorch_i3d", "convert_timesformer_original"} <= set(SCRIPTS)
+    paths = [str(REPO_ROOT / "conversion" / f"{name}.py") for name in SCRIPTS if name != "convert_i3d_googlenet"]
     runs = {
-        f"path {name}": _start([str(REPO_ROOT / "conversion" / f"{name}.py"), "--help"], cwd=tmp_path)
-        for name in SCRIPTS
-        if name != "convert_i3d_googlenet"
+        "by path": _start(["-c", _BY_PATH_RUNNER, str(REPO_ROOT), *paths], cwd=tmp_path),
+        "-m convert_timesformer_transformers": _start(
+            ["-m", "conversion.convert_timesformer_transformers", "--help"], cwd=REPO_ROOT
+        ),
     }
-    runs["-m convert_timesformer_transformers"] = _start(
-        ["-m", "conversion.convert_timesformer_transformers", "--help"], cwd=REPO_ROOT
-    )
+    outputs = {}
     for what, process in runs.items():
         stdout, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, f"{what}: {stderr[-2000:]}"
-        assert "usage:" in stdout and "--output" in stdout, f"{what} printed no command line help"
+        outputs[what] = stdout
+    assert "usage:" in outputs["-m convert_timesformer_transformers"]
+    # One help text (with --output) per script, each followed by the runner's "ran" line.
+    assert outputs["by path"].count("usage:") == len(paths) and outputs["by path"].count("--output") >= len(paths)
+    assert [line.removeprefix("ran ") for line in outputs["by path"].splitlines() if line.startswith("ran ")] == paths
 
 
 def _random_googlenet_state_dict(aux_logits: bool = False) -> dict[str, torch.Tensor]:

@@ -48,6 +48,12 @@ def fold_views(pixel_values: torch.Tensor) -> tuple[torch.Tensor, int]:
     return pixel_values, 1  # anything else is checked (with a clear message) by the model itself
 
 
+def repeat_per_view(value, num_views: int) -> torch.Tensor:
+    """A per-video input (batch, ...) -> (batch * views, ...), matching :func:`fold_views`'s order."""
+    value = torch.as_tensor(value)
+    return value if num_views == 1 else value.repeat_interleave(num_views, dim=0)
+
+
 def average_views(logits: torch.Tensor, num_views: int) -> torch.Tensor:
     """Average per-view logits back to one prediction per video (the usual multi-view test protocol)."""
     if num_views == 1:
@@ -150,7 +156,13 @@ class VideoClassificationMixin:
     A subclass implements ``compute_logits(pixel_values, output_hidden_states, output_attentions)`` returning
     ``(logits, base_outputs)`` for a 5-D batch; this mixin adds multi-view input (6-D pixel values whose
     per-view logits are averaged), the loss from ``labels`` and the ``ImageClassifierOutput``.
+
+    A model with more inputs than the clips (LRCN's ``frame_mask`` / ``lengths``) names them in
+    ``extra_model_inputs``: the ones given (not None) are passed on to ``compute_logits`` as keyword arguments,
+    each repeated for every view of multi-view input (they describe a video, so all its views share them).
     """
+
+    extra_model_inputs: tuple[str, ...] = ()
 
     def forward(
         self,
@@ -184,6 +196,9 @@ class VideoClassificationMixin:
             return_dict (`bool`, *optional*):
                 Return an `ImageClassifierOutput` (the default, `config.return_dict`) or a plain tuple of its
                 non-None fields.
+            kwargs:
+                The model's `extra_model_inputs` (LRCN's `frame_mask` / `lengths`), one entry per video (repeated
+                for each of its views); other keyword arguments are ignored.
 
         Returns:
             `ImageClassifierOutput`: `loss` (a scalar, only with `labels`), `logits` `(batch, num_labels)` (one
@@ -194,8 +209,16 @@ class VideoClassificationMixin:
             self.config, output_hidden_states, output_attentions, return_dict
         )
         pixel_values, num_views = fold_views(pixel_values)
+        model_inputs = {
+            name: repeat_per_view(kwargs[name], num_views)
+            for name in self.extra_model_inputs
+            if kwargs.get(name) is not None
+        }
         logits, base_outputs = self.compute_logits(
-            pixel_values, output_hidden_states=output_hidden_states, output_attentions=output_attentions
+            pixel_values,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+            **model_inputs,
         )
         logits = average_views(logits, num_views)
         loss = classification_loss(logits, labels, self.config) if labels is not None else None

@@ -22,6 +22,8 @@ from .errors import UserInputError
 ARCHITECTURE_FOLDERS = {
     "I3D": "i3d",
     "TimeSformer": "timesformer",
+    "TSN": "tsn",
+    "LRCN": "lrcn",
     "SlowFast": "slowfast",
 }
 

@@ -1,6 +1,6 @@
 """Which frames of a video a model sees: frame index sampling as pure functions of the video's length.
 
-Two recipes cover the classic video models; both return int64 numpy arrays of frame indices (in temporal
+Three recipes cover the classic video models; all return int64 numpy arrays of frame indices (in temporal
 order, possibly repeated) and never look at pixels, so a caller can choose frames from a video's metadata
 and decode only those.
 
@@ -31,8 +31,14 @@ and one frame is taken from each, in the exact form SlowFast / TimeSformer use f
 (``ssv2.py``): segment ``i`` spans ``[round(s * i), round(s * (i + 1))]`` with ``s = (total - 1) / num_frames``
 (numpy's round-half-to-even); training picks a uniformly random frame in each (inclusive) span, evaluation
 its middle ``(start + end) // 2``. A video with fewer frames than segments repeats frames: no special case
-is needed, and the clip always covers the whole video. (The original TSN code differs in detail: at test it
-takes ``int(tick / 2 + tick * i)`` with ``tick = total / num_frames``.)
+is needed, and the clip always covers the whole video.
+
+**TSN's own segment sampling** (:func:`tsn_segment_indices`, ``sampling="tsn"``) is the original TSN code's
+(yjxiong/tsn-pytorch ``TSNDataSet``, one frame per segment), which differs in detail: evaluation takes frame
+``int(tick / 2 + tick * i)`` with ``tick = total / num_frames``; training cuts the video into ``num_frames``
+segments of ``total // num_frames`` frames from the start (the last ``total % num_frames`` frames are never drawn)
+and picks a random frame in each. For a video shorter than ``num_frames`` the original trains on frame 0
+repeated; here training takes the evaluation frames instead (every frame, spread evenly), as mmaction2 does.
 
 Randomness comes from an optional ``torch.Generator`` (``None``: torch's global generator, which a
 ``DataLoader`` seeds per worker), so training samples are reproducible with a seeded generator and
@@ -49,11 +55,11 @@ import torch
 
 ClipAlignment = Literal["start", "centre"]
 ShortVideo = Literal["clamp", "loop"]
-Sampling = Literal["clip", "segments"]
+Sampling = Literal["clip", "segments", "tsn"]
 
 CLIP_ALIGNMENTS = ("start", "centre")
 SHORT_VIDEO_MODES = ("clamp", "loop")
-SAMPLING_MODES = ("clip", "segments")
+SAMPLING_MODES = ("clip", "segments", "tsn")
 
 
 def _check_positive_int(name: str, value) -> None:
@@ -145,6 +151,26 @@ def segment_indices(
     return starts + np.floor(draws * (ends - starts + 1)).astype(np.int64)
 
 
+def tsn_segment_indices(
+    total_num_frames: int,
+    num_frames: int,
+    *,
+    training: bool = False,
+    generator: torch.Generator | None = None,
+) -> np.ndarray:
+    """One frame from each of ``num_frames`` segments, exactly as the original TSN code picks them (see the module
+    docstring): the segment's middle ``int(tick / 2 + tick * i)`` for evaluation, a random frame of the segment
+    ``[i * (total // num_frames), (i + 1) * (total // num_frames))`` for training."""
+    _check_positive_int("total_num_frames", total_num_frames)
+    _check_positive_int("num_frames", num_frames)
+    segment_length = total_num_frames // num_frames
+    if not training or segment_length == 0:
+        tick = total_num_frames / num_frames
+        return np.array([int(tick / 2.0 + tick * i) for i in range(num_frames)], dtype=np.int64)
+    draws = torch.randint(segment_length, (num_frames,), generator=generator).numpy()
+    return np.arange(num_frames, dtype=np.int64) * segment_length + draws
+
+
 def sample_views(
     total_num_frames: int,
     num_frames: int,
@@ -166,13 +192,14 @@ def sample_views(
     """
     _check_choice("sampling", sampling, SAMPLING_MODES)
     _check_positive_int("num_clips", num_clips)
-    if sampling == "segments":
+    if sampling in ("segments", "tsn"):
         if num_clips != 1 and not training:
             raise ValueError(
                 "segment sampling has a single temporal view (it already covers the whole video); "
                 f"got num_clips={num_clips}. Use num_crops for more spatial views."
             )
-        return [segment_indices(total_num_frames, num_frames, training=training, generator=generator)]
+        segments = segment_indices if sampling == "segments" else tsn_segment_indices
+        return [segments(total_num_frames, num_frames, training=training, generator=generator)]
     clip_options = dict(training=training, alignment=alignment, short_video=short_video, fps=fps, target_fps=target_fps)
     if training:
         return [clip_indices(total_num_frames, num_frames, sample_rate, generator=generator, **clip_options)]

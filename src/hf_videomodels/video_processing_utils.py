@@ -15,7 +15,8 @@ original code bases (see :mod:`hf_videomodels.sampling` for the temporal side):
    frames every ``frame_sample_rate`` frames (optionally rescaled to ``target_fps``), ``short_video`` says how
    videos shorter than a clip are filled ("clamp" repeats the last frame, SlowFast/TimeSformer; "loop" wraps
    around, DeepMind I3D), ``clip_alignment`` places evaluation views ("start" or "centre");
-   ``sampling="segments"`` takes one frame per equal segment (TSN). Indices are chosen from the metadata
+   ``sampling="segments"`` takes one frame per equal segment (SlowFast's form of TSN's sampling),
+   ``sampling="tsn"`` the original TSN code's form of it. Indices are chosen from the metadata
    first and only those frames are decoded. Pass ``do_sample_frames=False`` for frames that are already the
    clip. ``num_clips`` temporal views are taken at evaluation.
 3. **Spatial views.** Evaluation: the short side is resized to ``size["shortest_edge"]`` (long side
@@ -108,7 +109,8 @@ _INTERPOLATION = {
 class VideoClipKwargs(VideosKwargs, total=False):
     """Keyword arguments of :class:`VideoClipProcessor` on top of transformers' ``VideosKwargs``.
 
-    sampling: "clip" (``num_frames`` frames every ``frame_sample_rate`` frames) or "segments" (one per segment).
+    sampling: "clip" (``num_frames`` frames every ``frame_sample_rate`` frames), "segments" (one per segment) or
+        "tsn" (one per segment, as the original TSN code picks it).
     frame_sample_rate: distance between sampled frames of a clip, in source frames (at ``target_fps``).
     target_fps: sample as if the video ran at this rate (SlowFast's ``DATA.TARGET_FPS``); None: raw frames.
     short_video: "clamp" (repeat the last frame) or "loop" (wrap around) when a clip is longer than the video.
@@ -123,7 +125,7 @@ class VideoClipKwargs(VideosKwargs, total=False):
     do_flip: random horizontal flip at training.
     """
 
-    sampling: Literal["clip", "segments"] | None
+    sampling: Literal["clip", "segments", "tsn"] | None
     frame_sample_rate: int | None
     target_fps: int | float | None
     short_video: Literal["clamp", "loop"] | None
@@ -263,7 +265,7 @@ class VideoClipProcessor(BaseVideoProcessor):
             raise ValueError(f"target_fps must be positive or None, got {options['target_fps']!r}")
         if options.get("fps") is not None:
             raise ValueError("fps sampling is not supported; use frame_sample_rate (and target_fps) instead")
-        if options["sampling"] == "segments" and options["num_clips"] != 1:
+        if options["sampling"] in ("segments", "tsn") and options["num_clips"] != 1:
             raise ValueError("segment sampling covers the whole video in one temporal view: num_clips must be 1")
         if options["do_resize"] and fixed_or_short_side(options["size"]) is None:
             expected = "{'shortest_edge': S} or {'height': H, 'width': W}"
@@ -302,7 +304,7 @@ class VideoClipProcessor(BaseVideoProcessor):
         videos: VideoSource | np.ndarray | torch.Tensor | list,
         *,
         num_frames: int | None = None,
-        sampling: Literal["clip", "segments"] | None = None,
+        sampling: Literal["clip", "segments", "tsn"] | None = None,
         frame_sample_rate: int | None = None,
         target_fps: float | None = None,
         short_video: Literal["clamp", "loop"] | None = None,
@@ -328,8 +330,9 @@ class VideoClipProcessor(BaseVideoProcessor):
             videos: a path, URL, bytes or binary file; a ``(frames, height, width, channels)`` (or channels
                 second) array / tensor; a list of PIL frames; or a list of those (a batch).
             num_frames: frames per clip.
-            sampling: ``"clip"`` (``num_frames`` frames every ``frame_sample_rate`` frames) or ``"segments"``
-                (one frame from each of ``num_frames`` equal segments of the whole video).
+            sampling: ``"clip"`` (``num_frames`` frames every ``frame_sample_rate`` frames), ``"segments"``
+                (one frame from each of ``num_frames`` equal segments of the whole video) or ``"tsn"`` (the same,
+                in the original TSN code's arithmetic).
             frame_sample_rate: distance between a clip's frames, in source frames (at ``target_fps``).
             target_fps: sample as if the video ran at this frame rate (``None``: its own frames).
             short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than a clip.
