@@ -36,6 +36,7 @@ from conversion.convert_slowfast_pyslowfast import (  # noqa: F401  (VERIFIED_BY
     convert_pyslowfast_state_dict,
     model_card,
     parse_arguments,
+    renamed_to_pyslowfast,
     write_folder,
 )
 
@@ -80,19 +81,13 @@ def pyslowfast_key(blob_name: str) -> str | None:
 
 def caffe2_to_pyslowfast(blobs: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
     """Caffe2 blobs -> PySlowFast-named tensors; solver state skipped, anything else unknown refused."""
-    state, unknown = {}, []
-    for name, array in blobs.items():
-        key = pyslowfast_key(name)
-        if key is None:
-            if not any(marker in name for marker in SOLVER_BLOB_MARKERS):
-                unknown.append(name)
-            continue
-        if key in state:
-            raise ConversionError(f"two Caffe2 blobs map to {key!r} (the second is {name!r})")
-        state[key] = torch.as_tensor(np.ascontiguousarray(array)) if isinstance(array, np.ndarray) else array
-    if unknown:
-        raise ConversionError(f"{len(unknown)} Caffe2 blob(s) are not SlowFast tensors: {sorted(unknown)[:20]}")
-    return state
+    renamed = renamed_to_pyslowfast(
+        blobs, pyslowfast_key, "Caffe2", skip=lambda name: any(marker in name for marker in SOLVER_BLOB_MARKERS)
+    )
+    return {
+        key: torch.as_tensor(np.ascontiguousarray(array)) if isinstance(array, np.ndarray) else array
+        for key, array in renamed.items()
+    }
 
 
 def convert_caffe2_checkpoint(

@@ -168,6 +168,27 @@ def rename_tensors(
     return converted
 
 
+def renamed_to_pyslowfast(
+    state: Mapping[str, object], pyslowfast_key, source: str, skip=lambda name: False
+) -> dict[str, object]:
+    """Another format's tensors under PySlowFast's names (``pyslowfast_key(name)``, None for a name that is not
+    one of SlowFast's): names ``skip`` accepts are dropped, any other unknown name is refused, and two names
+    mapping to one key are refused."""
+    renamed, unknown = {}, []
+    for name, tensor in state.items():
+        key = pyslowfast_key(name)
+        if key is None:
+            if not skip(name):
+                unknown.append(name)
+            continue
+        if key in renamed:
+            raise ConversionError(f"two {source} tensors map to {key!r} (the second is {name!r})")
+        renamed[key] = tensor
+    if unknown:
+        raise ConversionError(f"{len(unknown)} tensor(s) are not {source} SlowFast tensors: {sorted(unknown)[:20]}")
+    return renamed
+
+
 # ---- config from the tensors -------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ from conversion.convert_slowfast_pyslowfast import (  # noqa: F401  (VERIFIED_BY
     convert_pyslowfast_state_dict,
     model_card,
     parse_arguments,
+    renamed_to_pyslowfast,
     write_folder,
 )
 
@@ -75,19 +76,6 @@ def pyslowfast_key(key: str) -> str | None:
     return None
 
 
-def pytorchvideo_to_pyslowfast(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    renamed, unknown = {}, []
-    for key, tensor in state.items():
-        target = pyslowfast_key(key)
-        if target is None:
-            unknown.append(key)
-        else:
-            renamed[target] = tensor
-    if unknown:
-        raise ConversionError(f"{len(unknown)} tensor(s) are not pytorchvideo SlowFast tensors: {sorted(unknown)[:20]}")
-    return renamed
-
-
 def convert_pytorchvideo_checkpoint(
     checkpoint: Mapping, variant: str | None = None, labels: list[str] | None = None, alpha: int | None = None
 ):
@@ -96,7 +84,7 @@ def convert_pytorchvideo_checkpoint(
     state, cfg = extract_state_dict(checkpoint)  # strips PTVSlowFast's "model." prefix
     if not any(key.startswith("blocks.") for key in state):
         raise ConversionError("this checkpoint has no pytorchvideo tensors (blocks.*): use convert_slowfast_pyslowfast")
-    return convert_pyslowfast_state_dict(pytorchvideo_to_pyslowfast(state), cfg, variant, labels, alpha)
+    return convert_pyslowfast_state_dict(renamed_to_pyslowfast(state, pyslowfast_key, "pytorchvideo"), cfg, variant, labels, alpha)
 
 
 # pytorchvideo hub model -> the official variant its checkpoint file is named after.

@@ -296,7 +296,7 @@ def test_unknown_and_missing_tensors_are_named():
         convert_pyslowfast_state_dict(state)
     with pytest.raises(ConversionError, match="fusion kernel"):
         convert_pyslowfast_state_dict(state, variant="SLOWFAST_4x16_R50")  # 4x16's lateral kernel is 5, not 7
-    with pytest.raises(ConversionError, match="not SlowFast tensors.*conv9_w"):
+    with pytest.raises(ConversionError, match="not Caffe2 SlowFast tensors.*conv9_w"):
         caffe2_to_pyslowfast({"conv9_w": np.zeros(1)})
     with pytest.raises(ConversionError, match="pytorchvideo"):
         convert_pyslowfast_checkpoint({"model_state": {"blocks.0.x": torch.zeros(1)}})
