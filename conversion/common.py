@@ -136,6 +136,83 @@ def load_checkpoint(path_or_url: str | os.PathLike) -> object:
         ) from err
 
 
+# PySlowFast trainer checkpoints (``.pyth``, also TimeSformer's): the weights live under the first of these
+# container keys found (the trainer writes "model_state").
+PYSLOWFAST_STATE_DICT_KEYS = ("model_state", "model", "module")
+# Trainer bookkeeping, deliberately not converted ("cfg", the training config as YAML, is only read).
+PYSLOWFAST_IGNORED_KEYS = ("epoch", "optimizer_state", "scaler_state", "cfg")
+
+
+def extract_state_dict(checkpoint: Mapping) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """A PySlowFast-style checkpoint (or a bare state dict) -> (weights without the ``module.`` / ``model.``
+    prefixes, the parsed training cfg or None)."""
+    if all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
+        state, cfg = dict(checkpoint), None  # already a bare state dict
+    else:
+        key = next((key for key in PYSLOWFAST_STATE_DICT_KEYS if key in checkpoint), None)
+        if key is None:
+            raise ConversionError(
+                f"checkpoint has none of {PYSLOWFAST_STATE_DICT_KEYS}; top-level keys: {sorted(map(str, checkpoint))}"
+            )
+        unexpected = set(checkpoint) - {key} - set(PYSLOWFAST_IGNORED_KEYS)
+        if unexpected:
+            logging.getLogger(__name__).info("ignoring checkpoint entries %s", sorted(map(str, unexpected)))
+        state, cfg = dict(checkpoint[key]), checkpoint.get("cfg")
+    for prefix in ("module.", "model."):  # DDP wrapper, then a registered wrapper's `.model`
+        if state and all(key.startswith(prefix) for key in state):
+            state = {key.removeprefix(prefix): tensor for key, tensor in state.items()}
+    if isinstance(cfg, str):
+        import yaml
+
+        cfg = yaml.safe_load(cfg)
+    return state, cfg if isinstance(cfg, dict) else None
+
+
+def cfg_value(cfg: dict | None, *path: str):
+    """``cfg[path[0]][path[1]]...`` of a parsed training config, or None where any level is missing."""
+    for key in path:
+        if not isinstance(cfg, dict) or key not in cfg:
+            return None
+        cfg = cfg[key]
+    return cfg
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Reconstructs numpy arrays (and numpy scalars) inside plain containers, and nothing else: any other global
+    a pickle names (a function to call, a class to build) is refused before it is imported."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"): ("numpy", "ndarray"),
+        ("numpy", "dtype"): ("numpy", "dtype"),
+        ("collections", "OrderedDict"): ("collections", "OrderedDict"),
+        # Protocol-2 pickles spell bytes (an array's buffer) as encode(text, "latin1").
+        ("_codecs", "encode"): ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        target = self.ALLOWED.get((module, name))
+        if target is None:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are expected")
+        import importlib
+
+        return getattr(importlib.import_module(target[0]), target[1])
+
+
+def load_numpy_pickle(path_or_url: str | os.PathLike) -> object:
+    """Load a pickle of numpy arrays in plain containers (Caffe2 model-zoo ``.pkl`` files, written by Python 2:
+    ``encoding="latin1"``) without running code from it: only numpy's array reconstruction is allowed."""
+    path = resolve_checkpoint(path_or_url)
+    try:
+        with open(path, "rb") as file:
+            return _NumpyOnlyUnpickler(file, encoding="latin1").load()
+    except pickle.UnpicklingError as err:
+        raise ConversionError(f"{path} is not a pickle of numpy arrays; refusing to unpickle it ({err})") from err
+
+
 def read_labels(path_or_url: str | os.PathLike) -> list[str]:
     """Class names in logit order from a local file or URL.
 

@@ -41,7 +41,9 @@ from conversion.common import (
     ConversionError,
     TensorLedger,
     base_arg_parser,
+    cfg_value,
     check_complete,
+    extract_state_dict,
     load_checkpoint,
     load_converted,
     packaged_labels,
@@ -58,10 +60,6 @@ from hf_videomodels.models.timesformer.modeling_timesformer import (
 logger = logging.getLogger(__name__)
 
 SOURCE_URL = "https://github.com/facebookresearch/TimeSformer"
-# Container keys: the weights live under the first of these found (the trainer writes "model_state").
-STATE_DICT_KEYS = ("model_state", "model", "module")
-# Trainer bookkeeping, deliberately not converted ("cfg" is only read for the cross-checks).
-IGNORED_CONTAINER_KEYS = ("epoch", "optimizer_state", "cfg")
 BASE_HIDDEN_SIZE, BASE_NUM_HEADS = 768, 12  # hard-coded in the original `vit_base_patch16_224`
 MEAN, STD = 0.45, 0.225  # DATA.MEAN / DATA.STD of the original defaults, the same on every channel
 
@@ -115,38 +113,6 @@ def find_variant(name: str | None) -> PretrainedVariant | None:
     return PRETRAINED_VARIANTS.get(stem + ".pyth")
 
 
-def extract_state_dict(checkpoint: Mapping) -> tuple[dict[str, torch.Tensor], dict | None]:
-    """(weights without the ``model.`` / ``module.`` prefixes, parsed training cfg or None)."""
-    if all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
-        state, cfg = dict(checkpoint), None  # already a bare state dict
-    else:
-        key = next((key for key in STATE_DICT_KEYS if key in checkpoint), None)
-        if key is None:
-            raise ConversionError(
-                f"checkpoint has none of {STATE_DICT_KEYS}; top-level keys: {sorted(map(str, checkpoint))}"
-            )
-        unexpected = set(checkpoint) - {key} - set(IGNORED_CONTAINER_KEYS)
-        if unexpected:
-            logger.info("ignoring checkpoint entries %s", sorted(map(str, unexpected)))
-        state, cfg = dict(checkpoint[key]), checkpoint.get("cfg")
-    for prefix in ("module.", "model."):  # DDP wrapper, then the registered wrapper's `.model`
-        if state and all(key.startswith(prefix) for key in state):
-            state = {key.removeprefix(prefix): tensor for key, tensor in state.items()}
-    if isinstance(cfg, str):
-        import yaml
-
-        cfg = yaml.safe_load(cfg)
-    return state, cfg if isinstance(cfg, dict) else None
-
-
-def _cfg_value(cfg: dict | None, *path: str):
-    for key in path:
-        if not isinstance(cfg, dict) or key not in cfg:
-            return None
-        cfg = cfg[key]
-    return cfg
-
-
 def _require(state: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
     if key not in state:
         raise ConversionError(f"source checkpoint has no tensor {key!r}; is this a TimeSformer checkpoint?")
@@ -182,10 +148,10 @@ def infer_config(
     num_labels = _require(state, "head.weight").shape[0]
 
     checks = {
-        "attention type": (attention_type, _cfg_value(cfg, "TIMESFORMER", "ATTENTION_TYPE")),
-        "frames": (num_frames, _cfg_value(cfg, "DATA", "NUM_FRAMES")),
-        "image size": (image_size, _cfg_value(cfg, "DATA", "TRAIN_CROP_SIZE")),
-        "classes": (num_labels, _cfg_value(cfg, "MODEL", "NUM_CLASSES")),
+        "attention type": (attention_type, cfg_value(cfg, "TIMESFORMER", "ATTENTION_TYPE")),
+        "frames": (num_frames, cfg_value(cfg, "DATA", "NUM_FRAMES")),
+        "image size": (image_size, cfg_value(cfg, "DATA", "TRAIN_CROP_SIZE")),
+        "classes": (num_labels, cfg_value(cfg, "MODEL", "NUM_CLASSES")),
     }
     if variant is not None:
         checks["frames (file name)"] = (num_frames, variant.num_frames)
@@ -195,7 +161,7 @@ def infer_config(
         if from_tensors is not None and declared is not None and from_tensors != declared:
             raise ConversionError(f"{what}: the tensors say {from_tensors}, the checkpoint's metadata {declared}")
     if num_frames is None:  # space_only has no time table: the clip length is only in the cfg
-        num_frames = _cfg_value(cfg, "DATA", "NUM_FRAMES") or (variant.num_frames if variant else 8)
+        num_frames = cfg_value(cfg, "DATA", "NUM_FRAMES") or (variant.num_frames if variant else 8)
 
     if num_attention_heads is None:
         if hidden_size != BASE_HIDDEN_SIZE:
@@ -363,15 +329,15 @@ def video_processor_kwargs(config: TimeSformerConfig, variant: PretrainedVariant
     if variant is not None:
         dataset, sample_rate = DATASETS[variant.dataset], variant.frame_sample_rate
     else:
-        ssv2 = str(_cfg_value(cfg, "TEST", "DATASET") or "").lower() == "ssv2"
+        ssv2 = str(cfg_value(cfg, "TEST", "DATASET") or "").lower() == "ssv2"
         dataset = DATASETS["SSv2" if ssv2 else "K400"]
-        sample_rate = None if ssv2 else _cfg_value(cfg, "DATA", "SAMPLING_RATE") or 32
+        sample_rate = None if ssv2 else cfg_value(cfg, "DATA", "SAMPLING_RATE") or 32
     crop = config.image_size if isinstance(config.image_size, int) else min(config.image_size)
     kwargs = {
         "num_frames": config.num_frames,
         "sampling": dataset.sampling,
-        "num_clips": _cfg_value(cfg, "TEST", "NUM_ENSEMBLE_VIEWS") or 1,
-        "num_crops": _cfg_value(cfg, "TEST", "NUM_SPATIAL_CROPS") or 3,
+        "num_clips": cfg_value(cfg, "TEST", "NUM_ENSEMBLE_VIEWS") or 1,
+        "num_crops": cfg_value(cfg, "TEST", "NUM_SPATIAL_CROPS") or 3,
         "size": {"shortest_edge": crop},
         "crop_size": {"height": crop, "width": crop},
         "do_rescale": True,
@@ -385,7 +351,7 @@ def video_processor_kwargs(config: TimeSformerConfig, variant: PretrainedVariant
     if dataset.sampling == "clip":
         # PySlowFast samples as if every video ran at TARGET_FPS 30, starts the single test clip at the first
         # frame (delta * 0 / 1) and clamps indices past the end of a short video (repeats its last frame).
-        target_fps = _cfg_value(cfg, "DATA", "TARGET_FPS") or 30
+        target_fps = cfg_value(cfg, "DATA", "TARGET_FPS") or 30
         kwargs.update(frame_sample_rate=sample_rate, target_fps=target_fps, clip_alignment="start", short_video="clamp")
     return kwargs
 

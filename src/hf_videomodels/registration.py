@@ -27,6 +27,7 @@ ARCHITECTURE_FOLDERS = {
     "VideoResNet": "video_resnet",
     "ViT per frame": "vit_frames",
     "ViViT": "vivit",
+    "SlowFast": "slowfast",
 }
 
 
