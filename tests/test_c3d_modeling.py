@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from hf_videomodels.layers import conv3d_onednn_on_cpu
 from hf_videomodels.models.c3d import ARCHITECTURE, C3DConfig, C3DForVideoClassification, C3DModel, C3DVideoProcessor
 from hf_videomodels.models.c3d.configuration_c3d import CONV_NAMES
 
@@ -209,11 +210,12 @@ def test_init_roles():
     assert model.classifier.weight.std().item() == pytest.approx(0.02, rel=0.15)
 
 
-def test_channels_last_3d_same_output():
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_channels_last_3d_same_output(batch_size):
     torch.manual_seed(0)
     config = C3DConfig(**TINY, num_labels=4)
     model = C3DForVideoClassification(config).eval()
-    pixel_values = torch.randint(0, 256, (2, 16, 3, 32, 32)).float()
+    pixel_values = torch.randint(0, 256, (batch_size, 16, 3, 32, 32)).float()
     with torch.no_grad():
         expected = model(pixel_values, output_hidden_states=True)
         model.to(memory_format=torch.channels_last_3d)
@@ -230,3 +232,24 @@ def test_conv_units_are_checkpointing_layers():
     model = C3DForVideoClassification(C3DConfig(**TINY, num_labels=2))
     model.activation_checkpointing_enable()
     assert all(getattr(model.c3d, name).gradient_checkpointing for name in CONV_NAMES)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_onednn_conv_matches_conv_and_is_used_for_cpu_inference(monkeypatch, channels_last):
+    """C3D's convs take oneDNN for fp32 CPU inference even at batch 1 (where PyTorch would pick its slower
+    native kernel); the result is the conv's, and training keeps PyTorch's own dispatch."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(8, 16, 3, padding=1)
+    x = torch.randn(1, 8, 4, 9, 7)
+    if channels_last:
+        conv, x = conv.to(memory_format=torch.channels_last_3d), x.contiguous(memory_format=torch.channels_last_3d)
+    calls = []
+    original = torch.mkldnn_convolution
+    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or original(*args))
+    with torch.no_grad():
+        expected = torch.nn.functional.conv3d(x, conv.weight, conv.bias, padding=1)
+        actual = conv3d_onednn_on_cpu(conv, x)
+    assert len(calls) == int(torch.backends.mkldnn.is_available())
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    conv3d_onednn_on_cpu(conv, x.requires_grad_()).sum().backward()  # with gradients: the module's own forward
+    assert len(calls) == int(torch.backends.mkldnn.is_available()) and x.grad is not None
