@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -253,3 +254,16 @@ def test_onednn_conv_matches_conv_and_is_used_for_cpu_inference(monkeypatch, cha
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
     conv3d_onednn_on_cpu(conv, x.requires_grad_()).sum().backward()  # with gradients: the module's own forward
     assert len(calls) == int(torch.backends.mkldnn.is_available()) and x.grad is not None
+
+
+def test_small_config_takes_the_demo_clips_as_they_are():
+    """The registered small C3D and its processor: 16 raw frames of 64 x 64, unresized, into a 1 x 3 x 3 pool5."""
+    from hf_videomodels.demo import motion_clip
+
+    config = C3DConfig(num_frames=16, image_size=64, num_labels=4, **ARCHITECTURE.small_config)
+    processor = C3DVideoProcessor.for_model_config(config, **ARCHITECTURE.small_processor_config)
+    clip = motion_clip("left_to_right", np.random.default_rng(0))
+    pixel_values = processor(clip, return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pixel_values[0], torch.from_numpy(clip).permute(0, 3, 1, 2).float())
+    with torch.no_grad():
+        assert C3DForVideoClassification(config).eval()(pixel_values).logits.shape == (1, 4)

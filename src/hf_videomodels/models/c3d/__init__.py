@@ -15,6 +15,9 @@ ARCHITECTURE = Architecture(
         "fc_size": 256,
         "dropout_prob": 0.2,
     },
+    # The port's 112 x 200 resize, scaled to a 64 crop, would stretch the square 64-pixel clips to 64 x 114 and
+    # cut their sides off; resize them to themselves instead.
+    small_processor_config={"size": {"height": 64, "width": 64}},
 )
 
 __all__ = ["C3DConfig", "C3DForVideoClassification", "C3DModel", "C3DPreTrainedModel", "C3DVideoProcessor"]
