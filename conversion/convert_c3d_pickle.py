@@ -5,7 +5,7 @@
 
 ``c3d.pickle`` is a plain state dict (an OrderedDict of 22 float32 CPU tensors, ``conv1.weight`` ...
 ``fc8.bias``) saved by PyTorch 0.2/0.3 in the legacy (pre-1.6) serialization; despite its extension it is
-read with ``torch.load``, here restricted to tensors and plain containers (``weights_only``). An
+read with ``torch.load``, here restricted to tensors and plain containers (``weights_only``); an
 xz-compressed copy (``.xz``) is decompressed on the fly. Channels, widths and the number of classes are read
 from the tensors; 487 classes get the Sports-1M names in the checkpoint's logit order.
 
@@ -22,10 +22,7 @@ from __future__ import annotations
 if not __package__:  # run by path (python conversion/convert_x.py): put the repository root on sys.path
     import _repo_on_path  # noqa: F401
 
-import io
 import logging
-import lzma
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,7 +37,6 @@ from conversion.common import (
     load_converted,
     meta_state_dict_from_manifest,
     packaged_labels,
-    resolve_checkpoint,
     run_script,
     save_converted,
 )
@@ -60,21 +56,6 @@ def default_labels(num_classes: int) -> list[str]:
         return packaged_labels("sports1m")
     logger.warning("no class names for a %d-class checkpoint: naming them class_<i>; pass --labels", num_classes)
     return [f"class_{i}" for i in range(num_classes)]
-
-
-def load_c3d_checkpoint(path_or_url) -> object:
-    """``c3d.pickle`` as ``torch.load`` reads it (tensors and plain containers only), or its ``.xz`` copy."""
-    path = resolve_checkpoint(path_or_url)
-    if path.suffix != ".xz":
-        return load_checkpoint(path)
-    with lzma.open(path) as compressed:
-        blob = io.BytesIO(compressed.read())
-    try:
-        return torch.load(blob, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ConversionError(
-            f"{path} holds objects other than tensors and plain containers; refusing to unpickle it ({err})"
-        ) from err
 
 
 def convert_c3d_state_dict(
@@ -226,7 +207,7 @@ def main(argv: list[str] | None = None) -> Path:
     if len(args.image_size) > 2:
         parser.error("--image-size takes one or two ints")
     image_size = args.image_size[0] if len(args.image_size) == 1 else args.image_size
-    state_dict = load_c3d_checkpoint(args.checkpoint)
+    state_dict = load_checkpoint(args.checkpoint)
     config, converted = convert_c3d_state_dict(
         state_dict, labels=args.labels, num_frames=args.num_frames, image_size=image_size
     )

@@ -13,12 +13,11 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForVideoClassification, AutoVideoProcessor
 
-from conversion.common import ConversionError
+from conversion.common import ConversionError, load_checkpoint
 from conversion.convert_c3d_pickle import (
     PARITY_BOUND,
     build_video_processor,
     convert_c3d_state_dict,
-    load_c3d_checkpoint,
     main,
 )
 from hf_videomodels.models.c3d import C3DConfig, C3DForVideoClassification, C3DVideoProcessor
@@ -44,8 +43,8 @@ def parity_record():
 
 @pytest.fixture(scope="module")
 def original_state_dict():
-    """The parity checkpoint in the official format, read by the converter's loader straight from the .xz."""
-    return load_c3d_checkpoint(require_shared(C3D_DIR / "c3d_parity.pickle.xz"))
+    """The parity checkpoint in the official format, read by the converters' loader straight from the .xz."""
+    return load_checkpoint(require_shared(C3D_DIR / "c3d_parity.pickle.xz"))
 
 
 def test_fixture_parity(original_state_dict, parity_record):
