@@ -201,7 +201,7 @@ def test_config_size_rules():
 
 
 def test_init_roles():
-    """He init for every layer a ReLU follows (the eight convs, fc6 and fc7); a small truncated normal for fc8."""
+    """He init for every layer a ReLU follows (the convs, fc6 and fc7); a small truncated normal for fc8."""
     torch.manual_seed(0)
     model = C3DForVideoClassification(C3DConfig(**{**TINY, "fc_size": 512}, num_labels=400))
     for layer in [getattr(model.c3d, name).conv for name in CONV_NAMES[2:]] + [model.c3d.fc6, model.c3d.fc7]:
@@ -209,6 +209,12 @@ def test_init_roles():
         assert layer.weight.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.15), layer
         assert not layer.bias.any()
     assert model.classifier.weight.std().item() == pytest.approx(0.02, rel=0.15)
+    # conv1 sees raw 0-255 pixels: He init for [0, 1] input, so fresh activations stay of order one.
+    conv1 = model.c3d.conv1.conv
+    assert conv1.weight.std().item() == pytest.approx(math.sqrt(2 / 81) / 255, rel=0.15)
+    with torch.no_grad():
+        features = model.c3d(torch.randint(0, 256, (2, 16, 3, 32, 32)).float()).pooler_output
+    assert 0.05 < features.pow(2).mean().sqrt().item() < 20
 
 
 @pytest.mark.parametrize("batch_size", [1, 2])

@@ -10,8 +10,11 @@ Module names are our own; ``conversion/convert_c3d_pickle.py`` maps the original
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -25,12 +28,16 @@ from ...modeling_utils import (
 )
 from .configuration_c3d import CONV_NAMES, C3DConfig, pool5_size
 
+PIXEL_RANGE = 255.0  # the input's scale: the processor gives raw 0-255 values, as the port's predict script did
+
 # The pool after each conv that has one (conv3a, conv4a, conv5a feed their "b" conv directly).
 POOL_AFTER = {"conv1": "pool1", "conv2": "pool2", "conv3b": "pool3", "conv4b": "pool4", "conv5b": "pool5"}
 
 
 class C3DConv(ConvBNAct3d, GradientCheckpointingLayer):
-    """One C3D unit: 3x3x3 conv (stride 1, padding 1, with bias) then ReLU; no BatchNorm."""
+    """One C3D unit: 3x3x3 conv (stride 1, padding 1, with bias) then ReLU; no BatchNorm. Each unit is a
+    checkpointing layer (activation checkpointing recomputes it in the backward pass), and CPU fp32 inference
+    goes through oneDNN even at batch 1 (see ``layers.conv3d_onednn_on_cpu``)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 3, padding=1, bias=True, batch_norm=False, onednn_on_cpu=True)
@@ -40,6 +47,15 @@ class C3DPreTrainedModel(VideoPreTrainedModel):
     config_class = C3DConfig
     base_model_prefix = "c3d"
     _no_split_modules = ["C3DConv"]
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # C3D takes raw 0-255 pixels. conv1 starts as He init for [0, 1] input (std / 255), so that a fresh
+        # model's activations and logits are of order one, not ~100 times larger (an initial loss near 20).
+        if getattr(module, "takes_raw_pixels", False):
+            init.normal_(module.weight, std=math.sqrt(2 / module.weight[0].numel()) / PIXEL_RANGE)
+            init.zeros_(module.bias)
+            return
+        super()._init_weights(module)
 
 
 class C3DModel(C3DPreTrainedModel):
@@ -73,6 +89,7 @@ class C3DModel(C3DPreTrainedModel):
             in_channels = channels
             if name in POOL_AFTER:
                 self.layer_names.append(POOL_AFTER[name])
+        self.conv1.conv.takes_raw_pixels = True  # initialised for the 0-255 input (see _init_weights)
         self.pool1 = nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2))  # no temporal pooling yet
         self.pool2 = nn.MaxPool3d(2, stride=2)
         self.pool3 = nn.MaxPool3d(2, stride=2)
