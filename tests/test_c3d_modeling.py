@@ -115,7 +115,6 @@ def load_original_params(model: C3DForVideoClassification, params: dict[str, tor
 @pytest.mark.parametrize(
     ("frames", "image_size", "pool5"),
     [
-        (16, 32, (1, 2, 2)),  # the tiny default
         (40, [80, 144], (2, 3, 5)),  # odd clip length, non-square frames
         (23, [52, 97], (1, 2, 4)),  # odd sizes everywhere: every pool floors
     ],
@@ -217,12 +216,11 @@ def test_init_roles():
     assert 0.05 < features.pow(2).mean().sqrt().item() < 20
 
 
-@pytest.mark.parametrize("batch_size", [1, 2])
-def test_channels_last_3d_same_output(batch_size):
+def test_channels_last_3d_same_output():
     torch.manual_seed(0)
     config = C3DConfig(**TINY, num_labels=4)
     model = C3DForVideoClassification(config).eval()
-    pixel_values = torch.randint(0, 256, (batch_size, 16, 3, 32, 32)).float()
+    pixel_values = torch.randint(0, 256, (1, 16, 3, 32, 32)).float()  # batch 1: the oneDNN path
     with torch.no_grad():
         expected = model(pixel_values, output_hidden_states=True)
         model.to(memory_format=torch.channels_last_3d)
