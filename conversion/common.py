@@ -4,8 +4,10 @@ once" bookkeeping, and the command line that writes (and optionally pushes) a co
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import lzma
 import os
 import pickle
 import sys
@@ -123,13 +125,18 @@ def load_checkpoint(path_or_url: str | os.PathLike) -> object:
     (``weights_only=True``).
 
     Original files also hold plain containers (dicts, OrderedDicts, numbers, strings, optimizer state),
-    which the restricted unpickler accepts; anything else is refused with the reason.
+    which the restricted unpickler accepts; anything else is refused with the reason. An xz-compressed file
+    (``.xz``) is decompressed in memory first.
     """
     path = resolve_checkpoint(path_or_url)
     if path.suffix == ".safetensors":  # timm and transformers files: tensors only by design
         return safetensors.torch.load_file(path)
+    source = path
+    if path.suffix == ".xz":
+        with lzma.open(path) as compressed:
+            source = io.BytesIO(compressed.read())
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise ConversionError(
             f"{path} holds objects other than tensors and plain containers; refusing to unpickle it ({err})"

@@ -89,7 +89,8 @@ INIT_ROLES = ("relu_conv", "linear", "zero", "norm", "keep")
 def set_init_role(module: nn.Module, role: str) -> nn.Module:
     """Mark ``module`` for ``VideoPreTrainedModel._init_weights`` and return it (so it can wrap a constructor):
 
-    - ``"relu_conv"``: He (Kaiming) normal, fan-in, for a conv feeding a ReLU (2D or 3D);
+    - ``"relu_conv"``: He (Kaiming) normal, fan-in, for a conv feeding a ReLU (2D or 3D), or a linear layer
+      feeding one (C3D's fc6 and fc7);
     - ``"linear"``: truncated normal with ``config.initializer_range`` (projections, classifiers, patch
       embeddings: layers that no ReLU follows);
     - ``"zero"``: weights and bias zero (a residual branch's last BatchNorm scale, so a block starts as the

@@ -28,6 +28,7 @@ ARCHITECTURE_FOLDERS = {
     "ViT per frame": "vit_frames",
     "ViViT": "vivit",
     "SlowFast": "slowfast",
+    "C3D": "c3d",
 }
 
 

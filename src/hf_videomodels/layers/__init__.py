@@ -1,6 +1,15 @@
 """Building blocks shared by the architectures (one definition each)."""
 
-from .conv3d import SAME_TF, Conv3dAs2d, ConvBNAct3d, MaxPool3dSameTF, pad_same_tf, same_tf_padding, triple
+from .conv3d import (
+    SAME_TF,
+    Conv3dAs2d,
+    ConvBNAct3d,
+    MaxPool3dSameTF,
+    conv3d_onednn_on_cpu,
+    pad_same_tf,
+    same_tf_padding,
+    triple,
+)
 from .inflate import INFLATION_MODES, inflate_conv_weight, inflate_state_dict, temporal_kernel_sizes_like
 from .attention import MultiHeadSelfAttention
 from .drop_path import DropPath, drop_path
