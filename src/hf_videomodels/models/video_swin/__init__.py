@@ -1,0 +1,32 @@
+from ...registration import Architecture
+from .configuration_video_swin import SWIN_SIZES, VideoSwinConfig
+from .modeling_video_swin import VideoSwinForVideoClassification, VideoSwinModel, VideoSwinPreTrainedModel
+from .video_processing_video_swin import VideoSwinVideoProcessor
+
+ARCHITECTURE = Architecture(
+    "VideoSwin",
+    VideoSwinConfig,
+    VideoSwinModel,
+    VideoSwinForVideoClassification,
+    VideoSwinVideoProcessor,
+    # A narrow two-stage Swin (0.2 M parameters) for 16 x 64 x 64 clips: tokens 8 x 16 x 16, then 8 x 8 x 8,
+    # windows (4, 4, 4); no stochastic depth or head dropout for a run of ~100 steps.
+    small_config={
+        "embed_dim": 32,
+        "depths": [2, 2],
+        "num_heads": [2, 4],
+        "window_size": [4, 4, 4],
+        "drop_path_rate": 0.0,
+        "classifier_dropout": 0.2,
+    },
+    small_processor_config={"num_clips": 1, "num_crops": 1},
+)
+
+__all__ = [
+    "SWIN_SIZES",
+    "VideoSwinConfig",
+    "VideoSwinForVideoClassification",
+    "VideoSwinModel",
+    "VideoSwinPreTrainedModel",
+    "VideoSwinVideoProcessor",
+]
