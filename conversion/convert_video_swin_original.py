@@ -232,7 +232,7 @@ def video_processor_kwargs(config: VideoSwinConfig, variant: PretrainedVariant |
         "num_channels": config.num_channels,
     }
     if dataset.sampling == "clip":
-        kwargs.update(frame_sample_rate=2, short_video="loop")
+        kwargs.update(frame_sample_rate=2, short_video="loop", clip_alignment="mmaction")
     return kwargs
 
 

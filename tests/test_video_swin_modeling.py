@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from hf_videomodels.layers import SwinStage
+from hf_videomodels.sampling import sample_views
 from hf_videomodels.models.video_swin import (
     SWIN_SIZES,
     VideoSwinConfig,
@@ -131,6 +133,16 @@ def test_processor_recipe():
     small = VideoSwinVideoProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     pixel_values = small(video, return_tensors="pt")["pixel_values"]
     assert pixel_values.shape == (1, 12, 32, 3, 32, 32)  # 4 clips x 3 crops
+
+
+def test_mmaction_test_clips():
+    """SampleFrames(32, 2, num_clips=4, test_mode=True) on 300 frames: room 237, intervals of 59.25, clips at
+    int(29.625), int(88.875), int(148.125), int(207.375); short videos loop."""
+    views = sample_views(300, 32, sample_rate=2, num_clips=4, alignment="mmaction", short_video="loop")
+    assert [int(v[0]) for v in views] == [29, 88, 148, 207]
+    assert all((np.diff(v) == 2).all() for v in views)
+    short = sample_views(40, 32, sample_rate=2, num_clips=2, alignment="mmaction", short_video="loop")
+    assert short[0].tolist() == [i % 40 for i in range(0, 64, 2)] and short[1].tolist() == short[0].tolist()
 
 
 @pytest.mark.parametrize(
