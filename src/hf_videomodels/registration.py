@@ -22,6 +22,7 @@ from .errors import UserInputError
 ARCHITECTURE_FOLDERS = {
     "I3D": "i3d",
     "TimeSformer": "timesformer",
+    "Swin": "swin",
     "VideoSwin": "video_swin",
 }
 
