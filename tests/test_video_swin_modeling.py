@@ -157,3 +157,28 @@ def test_mmaction_test_clips():
 def test_config_validation(overrides, message):
     with pytest.raises(Exception, match=message):
         VideoSwinConfig(**{**TINY, **overrides})
+
+
+def test_initialisation_from_image_swin_on_a_boring_clip():
+    """Inflated from a 2D Swin, the video backbone sees a repeated image as the image model does."""
+    from hf_videomodels.models.swin import SwinConfig, SwinForVideoClassification
+    from hf_videomodels.models.video_swin import video_swin_from_image_swin
+
+    from .test_video_swin_conversion import randomize_
+
+    torch.manual_seed(0)
+    sizes = {"embed_dim": 16, "depths": [2, 2], "num_heads": [1, 2], "drop_path_rate": 0.0}
+    image_model = SwinForVideoClassification(SwinConfig(**sizes, window_size=[4, 4], num_labels=5)).eval()
+    randomize_(image_model, seed=1)
+    video_model = video_swin_from_image_swin(image_model, VideoSwinConfig(**sizes, window_size=[2, 4, 4], num_labels=3))
+    video_model.eval()
+    table_2d = image_model.swin.encoder.stages[0].blocks[1].attn.relative_position_bias_table
+    table_3d = video_model.video_swin.encoder.stages[0].blocks[1].attn.relative_position_bias_table
+    assert table_3d.shape == (3 * 49, 1) and torch.equal(table_3d[49:98], table_2d)
+    image = torch.randn(1, 1, 3, 40, 48)
+    clip = image.expand(1, 8, 3, 40, 48)  # 4 temporal tokens: windows of 2, temporal shift and mask, no padding
+    with torch.no_grad():
+        features_2d = image_model.swin(image).last_hidden_state  # (1, h, w, C)
+        features_3d = video_model.video_swin(clip).last_hidden_state  # (1, 4, h, w, C)
+    assert features_3d.shape[1] == 4
+    assert (features_3d - features_2d.unsqueeze(1)).abs().max() < 1e-4

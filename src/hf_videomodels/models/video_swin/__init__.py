@@ -2,6 +2,7 @@ from ...registration import Architecture
 from .configuration_video_swin import SWIN_SIZES, VideoSwinConfig
 from .modeling_video_swin import VideoSwinForVideoClassification, VideoSwinModel, VideoSwinPreTrainedModel
 from .video_processing_video_swin import VideoSwinVideoProcessor
+from .inflation import video_swin_from_image_swin
 
 ARCHITECTURE = Architecture(
     "VideoSwin",
@@ -29,4 +30,5 @@ __all__ = [
     "VideoSwinModel",
     "VideoSwinPreTrainedModel",
     "VideoSwinVideoProcessor",
+    "video_swin_from_image_swin",
 ]
