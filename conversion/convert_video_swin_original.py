@@ -294,7 +294,7 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
     for stem, variant in PRETRAINED_VARIANTS.items():
         state = meta_state_dict_from_manifest(reference_dir / "video_swin" / f"{stem}.manifest.json")
         config, _ = convert_video_swin_checkpoint({"state_dict": state}, variant=stem)
-        cards[f"video_{stem}.md"] = model_card(stem.replace("_", "-"), config, f"{stem}.pth", video_processor_kwargs(config, variant))
+        cards[f"video_{stem}.md"] = model_card(f"video-{stem}".replace("_", "-"), config, f"{stem}.pth", video_processor_kwargs(config, variant))
     return cards
 
 

@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 from transformers.image_utils import SizeDict
 
-from conversion import convert_i3d_pytorch_i3d, convert_timesformer_original
+from conversion import convert_i3d_pytorch_i3d, convert_timesformer_original, convert_video_swin_original
 from hf_videomodels.model_card import format_setting, hub_base_model, render_model_card
 from hf_videomodels.models.i3d import I3DVideoProcessor
 from hf_videomodels.training import processor_summary
@@ -25,7 +25,7 @@ def _rendered_cards() -> dict[str, str]:
 
 def test_committed_cards_are_current():
     cards = _rendered_cards()
-    assert len(cards) == 13  # 4 pytorch-i3d files + 9 TimeSformer files
+    assert len(cards) == 19  # 4 pytorch-i3d files + 9 TimeSformer files + 6 Video Swin files
     committed = {path.name for path in (REPO_ROOT / "model_cards").glob("*.md")}
     assert committed == set(cards)
     for name, text in cards.items():
@@ -37,7 +37,8 @@ def test_committed_cards_are_current():
 def test_cards_state_what_the_tests_measured():
     """No parity claim beyond what tests/test_*conversion*.py assert for that checkpoint family."""
     for name, text in _rendered_cards().items():
-        family = convert_i3d_pytorch_i3d if name.startswith("i3d") else convert_timesformer_original
+        families = {"i3d": convert_i3d_pytorch_i3d, "video_swin": convert_video_swin_original}
+        family = next((m for prefix, m in families.items() if name.startswith(prefix)), convert_timesformer_original)
         assert family.VERIFIED_BY_TESTS in text, name
         assert "within 1e-4" not in text and "matches the original" not in text, name
 
