@@ -42,7 +42,7 @@ def test_scripts_run_by_path_and_as_module(tmp_path):
     other side, ``-m`` from the repository root as the README shows it, once: in-process tests already import
     every script as ``conversion.<name>``. The GoogLeNet script's by-path run is the end-to-end test below.
     All at once, since each child pays for importing torch and transformers."""
-    assert len(SCRIPTS) == 4
+    assert len(SCRIPTS) == 9  # i3d x2, timesformer x2, video swin x2, swin x3
     runs = {
         f"path {name}": _start([str(REPO_ROOT / "conversion" / f"{name}.py"), "--help"], cwd=tmp_path)
         for name in SCRIPTS
