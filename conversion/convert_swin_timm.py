@@ -23,8 +23,9 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import ConversionError, base_arg_parser, load_checkpoint, load_converted, run_script, save_converted
+from conversion.common import ConversionError, base_arg_parser, load_converted, run_script, save_converted
 from conversion.convert_swin_transformers import finish_conversion, per_frame_card, rename_by_rules
+from conversion.convert_video_swin_torchvision import source_state_dict
 from hf_videomodels.models.swin.configuration_swin import SwinConfig
 from hf_videomodels.models.swin.modeling_swin import SwinForVideoClassification
 
@@ -54,14 +55,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     from hf_videomodels.models.swin import SwinVideoProcessor
 
-    if (args.model is None) == (args.checkpoint is None):
-        raise ConversionError("give exactly one of --model and --checkpoint")
-    if args.model is not None:
-        import timm
-
-        state_dict = timm.create_model(args.model, pretrained=True).state_dict()
-    else:
-        state_dict = load_checkpoint(args.checkpoint)
+    state_dict = source_state_dict(args, lambda name: __import__("timm").create_model(name, pretrained=True))
     config, converted = convert_timm_state_dict(state_dict)
     model = load_converted(SwinForVideoClassification, config, converted)
     card = per_frame_card(args.push_to_hub or Path(args.output).name, f"timm `{args.model or args.checkpoint}`")

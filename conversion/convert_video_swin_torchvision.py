@@ -20,7 +20,7 @@ if not __package__:  # run by path (python conversion/convert_x.py): put the rep
     import _repo_on_path  # noqa: F401
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -71,6 +71,16 @@ def convert_torchvision_state_dict(
     return convert_video_swin_checkpoint(renamed, labels=labels, **config_overrides)
 
 
+def source_state_dict(args, build_pretrained: Callable[[str], torch.nn.Module]) -> Mapping[str, torch.Tensor]:
+    """The state dict of ``--model`` (a library model built with its published weights by ``build_pretrained``)
+    or of ``--checkpoint`` (a saved state dict): exactly one of them. Shared by the library converters."""
+    if (args.model is None) == (args.checkpoint is None):
+        raise ConversionError("give exactly one of --model and --checkpoint")
+    if args.model is not None:
+        return build_pretrained(args.model).state_dict()
+    return load_checkpoint(args.checkpoint)
+
+
 def video_processor_kwargs(config: VideoSwinConfig) -> dict:
     """torchvision's evaluation of its Kinetics weights (module docstring) as processor settings."""
     return {
@@ -115,14 +125,9 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     from hf_videomodels.models.video_swin import VideoSwinVideoProcessor
 
-    if (args.model is None) == (args.checkpoint is None):
-        raise ConversionError("give exactly one of --model and --checkpoint")
-    if args.model is not None:
-        import torchvision
-
-        state_dict = getattr(torchvision.models.video, args.model)(weights="KINETICS400_V1").state_dict()
-    else:
-        state_dict = load_checkpoint(args.checkpoint)
+    state_dict = source_state_dict(
+        args, lambda name: getattr(__import__("torchvision").models.video, name)(weights="KINETICS400_V1")
+    )
     config, converted = convert_torchvision_state_dict(state_dict, args.labels)
     model = load_converted(VideoSwinForVideoClassification, config, converted)
     kwargs = video_processor_kwargs(config)

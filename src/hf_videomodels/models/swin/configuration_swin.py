@@ -11,8 +11,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
 from ...layers.consensus import CONSENSUS_MODES
-from ...layers.patch_embed import pair
-from ..video_swin.configuration_video_swin import check_swin_sizes
+from ..video_swin.configuration_video_swin import check_swin_sizes, normalise_swin_fields
 
 
 @strict
@@ -56,11 +55,7 @@ class SwinConfig(PreTrainedConfig):
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
-        # JSON gives lists back; keep one type so a saved and reloaded config compares equal.
-        for name in ("patch_size", "depths", "num_heads", "window_size"):
-            setattr(self, name, [int(v) for v in getattr(self, name)])
-        if not isinstance(self.image_size, int):
-            self.image_size = list(self.image_size)
+        normalise_swin_fields(self)
         super().__post_init__(**kwargs)
 
     def validate_architecture(self):
@@ -68,8 +63,6 @@ class SwinConfig(PreTrainedConfig):
         check_swin_sizes(self, window_axes=2, patch_axes=2)
         if self.consensus not in CONSENSUS_MODES:
             raise ValueError(f"consensus must be one of {CONSENSUS_MODES}, got {self.consensus!r}")
-        if self.num_frames < 1 or min(pair(self.image_size)) < 1:
-            raise ValueError(f"num_frames and image_size must be positive, got {self.num_frames}, {self.image_size}")
 
     @property
     def num_features(self) -> int:

@@ -22,6 +22,14 @@ SWIN_SIZES = {
 }
 
 
+def normalise_swin_fields(config) -> None:
+    """JSON gives lists back; keep one type so a saved and reloaded (2D or video) Swin config compares equal."""
+    for name in ("patch_size", "depths", "num_heads", "window_size"):
+        setattr(config, name, [int(v) for v in getattr(config, name)])
+    if not isinstance(config.image_size, int):
+        config.image_size = list(config.image_size)
+
+
 def check_swin_sizes(config, window_axes: int, patch_axes: int) -> None:
     """Validation shared by the Swin configs (2D and video): what the model cannot be built or run with."""
     if len(config.depths) != len(config.num_heads) or not config.depths:
@@ -39,6 +47,8 @@ def check_swin_sizes(config, window_axes: int, patch_axes: int) -> None:
     for name in ("num_channels", "embed_dim"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be positive, got {getattr(config, name)}")
+    if config.num_frames < 1 or min(pair(config.image_size)) < 1:
+        raise ValueError(f"num_frames and image_size must be positive, got {config.num_frames}, {config.image_size}")
     if config.mlp_ratio <= 0:
         raise ValueError(f"mlp_ratio must be positive, got {config.mlp_ratio}")
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate", "classifier_dropout"):
@@ -91,18 +101,12 @@ class VideoSwinConfig(PreTrainedConfig):
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
-        # JSON gives lists back; keep one type so a saved and reloaded config compares equal.
-        for name in ("patch_size", "depths", "num_heads", "window_size"):
-            setattr(self, name, [int(v) for v in getattr(self, name)])
-        if not isinstance(self.image_size, int):
-            self.image_size = list(self.image_size)
+        normalise_swin_fields(self)
         super().__post_init__(**kwargs)
 
     def validate_architecture(self):
         """Part of ``@strict`` validation: values the model cannot be built or run with."""
         check_swin_sizes(self, window_axes=3, patch_axes=3)
-        if self.num_frames < 1 or min(pair(self.image_size)) < 1:
-            raise ValueError(f"num_frames and image_size must be positive, got {self.num_frames}, {self.image_size}")
 
     @property
     def num_features(self) -> int:
@@ -110,4 +114,4 @@ class VideoSwinConfig(PreTrainedConfig):
         return self.embed_dim * 2 ** (len(self.depths) - 1)
 
 
-__all__ = ["SWIN_SIZES", "VideoSwinConfig", "check_swin_sizes"]
+__all__ = ["SWIN_SIZES", "VideoSwinConfig", "check_swin_sizes", "normalise_swin_fields"]
