@@ -1,6 +1,6 @@
 """Swin Transformer (2D, Liu et al. 2021) applied to every frame of a clip, the per-frame frame logits
 combined by the shared ``FrameConsensus`` (TSN style). A baseline for the temporal table, and the image model
-Video Swin is initialised from (``hf_videomodels.models.video_swin.inflate_swin_2d``).
+Video Swin is initialised from (``hf_videomodels.models.video_swin.video_swin_from_image_swin``).
 
 The encoder is the shared one of ``layers/window_attention.py`` with 2D windows over (height, width): the same
 shifted-window attention, padding, shift mask, shrunken windows and patch merging as Video Swin.
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from ...layers.consensus import FrameConsensus, fold_frames, unfold_frames
-from ...modeling_utils import PerFrameClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
-from ..video_swin.modeling_video_swin import init_window_attention, swin_encoder
+from ...modeling_utils import PerFrameClassificationMixin, VideoPreTrainedModel
+from ..video_swin.modeling_video_swin import SwinBackboneMixin, init_window_attention
 from .configuration_swin import SwinConfig
 
 
@@ -29,7 +28,7 @@ class SwinPreTrainedModel(VideoPreTrainedModel):
         init_window_attention(module, self.config.initializer_range)
 
 
-class SwinModel(SwinPreTrainedModel):
+class SwinModel(SwinBackboneMixin, SwinPreTrainedModel):
     """The Swin image backbone run on every frame.
 
     ``forward(pixel_values)`` takes ``(batch, frames, channels, height, width)`` and returns
@@ -43,55 +42,11 @@ class SwinModel(SwinPreTrainedModel):
     * ``attentions``: every block's probabilities ``(batch * frames * windows, heads, N, N)``.
     """
 
-    def __init__(self, config: SwinConfig):
-        super().__init__(config)
-        self.encoder = swin_encoder(config, config.patch_size, config.window_size)
-        self.post_init()
+    def encoder_input(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return fold_frames(pixel_values)  # every frame an image
 
-    def get_input_embeddings(self) -> nn.Module:
-        return self.encoder.patch_embed
-
-    def forward(
-        self,
-        pixel_values: torch.Tensor,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> BaseModelOutputWithPooling | tuple:
-        r"""Encode every frame of a batch of clips.
-
-        Args:
-            pixel_values (`torch.Tensor`):
-                Float clips `(batch, frames, channels, height, width)` from the video processor; any size works
-                (padding to whole patches and windows). NaN or infinite values are refused (except under
-                `torch.compile`).
-            output_attentions (`bool`, *optional*):
-                Also return every block's attention probabilities. Defaults to `config.output_attentions`.
-            output_hidden_states (`bool`, *optional*):
-                Also return the patch embeddings and every stage's output. Defaults to
-                `config.output_hidden_states`.
-            return_dict (`bool`, *optional*):
-                Return a `BaseModelOutputWithPooling` (the default) or a tuple of its non-None fields.
-
-        Returns:
-            `BaseModelOutputWithPooling` with the shapes of the class docstring.
-        """
-        output_hidden_states, output_attentions, return_dict = output_flags(
-            self.config, output_hidden_states, output_attentions, return_dict
-        )
-        check_video_input(pixel_values, self.config.num_channels)
-        use_sdpa = self.config._attn_implementation != "eager"
-        features, hidden_states, attentions = self.encoder(
-            fold_frames(pixel_values), output_hidden_states, output_attentions, use_sdpa
-        )
-        output = BaseModelOutputWithPooling(
-            last_hidden_state=features,
-            pooler_output=unfold_frames(features.mean(dim=(1, 2)), pixel_values.shape[1]),
-            hidden_states=hidden_states,
-            attentions=attentions,
-        )
-        return output if return_dict else output.to_tuple()
+    def pool(self, features: torch.Tensor, pixel_values: torch.Tensor) -> torch.Tensor:
+        return unfold_frames(features.mean(dim=(1, 2)), pixel_values.shape[1])
 
 
 class SwinForVideoClassification(PerFrameClassificationMixin, SwinPreTrainedModel):

@@ -57,23 +57,12 @@ class VideoSwinPreTrainedModel(VideoPreTrainedModel):
         init_window_attention(module, self.config.initializer_range)
 
 
-class VideoSwinModel(VideoSwinPreTrainedModel):
-    """The Video Swin backbone (``SwinTransformer3D``).
+class SwinBackboneMixin:
+    """The bare-model forward shared by Swin (2D, per frame) and Video Swin: a subclass has ``self.encoder``
+    (the shared :class:`~hf_videomodels.layers.window_attention.SwinEncoder`) and says how clips enter it
+    (``encoder_input``) and how its features are pooled (``pool``)."""
 
-    ``forward(pixel_values)`` takes ``(batch, frames, channels, height, width)`` and returns
-    ``BaseModelOutputWithPooling``:
-
-    * ``last_hidden_state``: the final features after the last LayerNorm, channels-last
-      ``(batch, frames', height', width', num_features)`` with ``frames' = ceil(frames / 2)`` and
-      ``height' = ceil(height / 32)`` (ceil at every halving);
-    * ``pooler_output``: their average over every token, ``(batch, num_features)`` (the I3D head's pooling);
-    * ``hidden_states``: the patch embeddings then every stage's output (after its patch merging, before the
-      final LayerNorm), channels-last ``(batch, frames', h, w, width)``;
-    * ``attentions``: every block's probabilities ``(batch * windows, heads, N, N)``, ``N`` the tokens of the
-      stage's (possibly shrunken) window.
-    """
-
-    def __init__(self, config: VideoSwinConfig):
+    def __init__(self, config):
         super().__init__(config)
         self.encoder = swin_encoder(config, config.patch_size, config.window_size)
         self.post_init()
@@ -114,15 +103,38 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         check_video_input(pixel_values, self.config.num_channels)
         use_sdpa = self.config._attn_implementation != "eager"
         features, hidden_states, attentions = self.encoder(
-            pixel_values.transpose(1, 2), output_hidden_states, output_attentions, use_sdpa
+            self.encoder_input(pixel_values), output_hidden_states, output_attentions, use_sdpa
         )
         output = BaseModelOutputWithPooling(
             last_hidden_state=features,
-            pooler_output=features.mean(dim=(1, 2, 3)),
+            pooler_output=self.pool(features, pixel_values),
             hidden_states=hidden_states,
             attentions=attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+class VideoSwinModel(SwinBackboneMixin, VideoSwinPreTrainedModel):
+    """The Video Swin backbone (``SwinTransformer3D``).
+
+    ``forward(pixel_values)`` takes ``(batch, frames, channels, height, width)`` and returns
+    ``BaseModelOutputWithPooling``:
+
+    * ``last_hidden_state``: the final features after the last LayerNorm, channels-last
+      ``(batch, frames', height', width', num_features)`` with ``frames' = ceil(frames / 2)`` and
+      ``height' = ceil(height / 32)`` (ceil at every halving);
+    * ``pooler_output``: their average over every token, ``(batch, num_features)`` (the I3D head's pooling);
+    * ``hidden_states``: the patch embeddings then every stage's output (after its patch merging, before the
+      final LayerNorm), channels-last ``(batch, frames', h, w, width)``;
+    * ``attentions``: every block's probabilities ``(batch * windows, heads, N, N)``, ``N`` the tokens of the
+      stage's (possibly shrunken) window.
+    """
+
+    def encoder_input(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return pixel_values.transpose(1, 2)  # (batch, C, frames, H, W) for the Conv3d patches
+
+    def pool(self, features: torch.Tensor, pixel_values: torch.Tensor) -> torch.Tensor:
+        return features.mean(dim=(1, 2, 3))
 
 
 class VideoSwinForVideoClassification(VideoClassificationMixin, VideoSwinPreTrainedModel):
@@ -151,4 +163,4 @@ class VideoSwinForVideoClassification(VideoClassificationMixin, VideoSwinPreTrai
         return self.classifier(self.dropout(outputs.pooler_output)), outputs
 
 
-__all__ = ["VideoSwinForVideoClassification", "VideoSwinModel", "VideoSwinPreTrainedModel", "swin_encoder"]
+__all__ = ["SwinBackboneMixin", "VideoSwinForVideoClassification", "VideoSwinModel", "VideoSwinPreTrainedModel", "swin_encoder"]
