@@ -29,6 +29,8 @@ ARCHITECTURE_FOLDERS = {
     "ViViT": "vivit",
     "SlowFast": "slowfast",
     "C3D": "c3d",
+    "Swin": "swin",
+    "VideoSwin": "video_swin",
 }
 
 

@@ -17,7 +17,11 @@ and decode only those.
 - evaluation, ``alignment="centre"`` (SlowFast's ``USE_OFFSET_SAMPLING``): a single view starts at
   ``floor(delta / 2)`` (the centred clip); ``n > 1`` views start at ``i * floor(delta / (n - 1))``, spread
   from the first frame to the last;
-- the ``num_frames`` positions are ``linspace(start, start + clip_size - 1, num_frames)`` computed in
+- evaluation, ``alignment="mmaction"`` (mmaction2's ``SampleFrames`` test clips, used by Video Swin): the room
+  ``total - clip_size + 1`` is cut into ``n`` equal intervals and view ``i`` starts at
+  ``int((i + 0.5) * room / n)`` (0 when the video is shorter than the clip); its frames are exactly
+  ``sample_rate`` apart (no linspace), and ``fps`` / ``target_fps`` are not used;
+- otherwise the ``num_frames`` positions are ``linspace(start, start + clip_size - 1, num_frames)`` computed in
   float32 and truncated to integers. So the real spacing is ``(clip_size - 1) / (num_frames - 1)``, slightly
   more than ``sample_rate`` (8 frames "at rate 32" are 36.4 frames apart and span 256 frames);
 - videos shorter than a clip (``delta == 0``, start 0): ``short_video="clamp"`` clamps positions past the end
@@ -53,11 +57,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-ClipAlignment = Literal["start", "centre"]
+ClipAlignment = Literal["start", "centre", "mmaction"]
 ShortVideo = Literal["clamp", "loop"]
 Sampling = Literal["clip", "segments", "tsn"]
 
-CLIP_ALIGNMENTS = ("start", "centre")
+CLIP_ALIGNMENTS = ("start", "centre", "mmaction")
 SHORT_VIDEO_MODES = ("clamp", "loop")
 SAMPLING_MODES = ("clip", "segments", "tsn")
 
@@ -106,6 +110,13 @@ def clip_indices(
         raise ValueError(f"clip_index must be in [0, {num_clips}), got {clip_index}")
 
     clip_size = num_frames * sample_rate
+    if alignment == "mmaction" and not training:
+        room = total_num_frames - clip_size + 1
+        start = int((clip_index + 0.5) * room / num_clips) if room > 0 else 0
+        positions = start + np.arange(num_frames, dtype=np.int64) * sample_rate
+        if short_video == "clamp":
+            return np.minimum(positions, total_num_frames - 1)
+        return positions % total_num_frames
     if fps is not None and target_fps is not None:
         # Sample as if the video ran at target_fps: a 25 fps video covers fewer source frames per clip.
         clip_size = clip_size * fps / target_fps

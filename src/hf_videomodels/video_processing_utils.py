@@ -116,7 +116,8 @@ class VideoClipKwargs(VideosKwargs, total=False):
     frame_sample_rate: distance between sampled frames of a clip, in source frames (at ``target_fps``).
     target_fps: sample as if the video ran at this rate (SlowFast's ``DATA.TARGET_FPS``); None: raw frames.
     short_video: "clamp" (repeat the last frame) or "loop" (wrap around) when a clip is longer than the video.
-    clip_alignment: where evaluation clips sit: "start" (view i of n at ``delta * i / n``) or "centre".
+    clip_alignment: where evaluation clips sit: "start" (view i of n at ``delta * i / n``), "centre", or
+        "mmaction" (mmaction2's test clips, frames exactly ``frame_sample_rate`` apart; see ``sampling``).
     num_clips: temporal views at evaluation. num_crops: spatial views at evaluation, 1 (centre) or 3.
     channel_order: "rgb" or "bgr", the channel order the model was trained on.
     num_channels: 3 for RGB frames, 2 for optical flow (x, y) given as arrays.
@@ -134,7 +135,7 @@ class VideoClipKwargs(VideosKwargs, total=False):
     frame_sample_rate: int | None
     target_fps: int | float | None
     short_video: Literal["clamp", "loop"] | None
-    clip_alignment: Literal["start", "centre"] | None
+    clip_alignment: Literal["start", "centre", "mmaction"] | None
     num_clips: int | None
     num_crops: int | None
     channel_order: Literal["rgb", "bgr"] | None
@@ -315,7 +316,7 @@ class VideoClipProcessor(BaseVideoProcessor):
         frame_sample_rate: int | None = None,
         target_fps: float | None = None,
         short_video: Literal["clamp", "loop"] | None = None,
-        clip_alignment: Literal["start", "centre"] | None = None,
+        clip_alignment: Literal["start", "centre", "mmaction"] | None = None,
         num_clips: int | None = None,
         num_crops: int | None = None,
         do_sample_frames: bool | None = None,

@@ -17,3 +17,17 @@ from .mlp import Mlp
 from .patch_embed import FramePatchEmbedding, pair
 from .pos_embed import resize_position_embeddings, resize_time_embeddings
 from .consensus import CONSENSUS_MODES, FrameConsensus, fold_frames, unfold_frames
+from .window_attention import (
+    PatchMerging,
+    SwinBlock,
+    SwinEncoder,
+    SwinPatchEmbedding,
+    SwinStage,
+    WindowAttention,
+    relative_position_index,
+    resize_relative_position_bias_table,
+    shifted_window_mask,
+    window_and_shift,
+    window_partition,
+    window_reverse,
+)

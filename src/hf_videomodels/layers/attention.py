@@ -28,12 +28,18 @@ class MultiHeadSelfAttention(nn.Module):
         attention_dropout: dropout on the attention probabilities (training only).
         proj_dropout: dropout after the output projection.
 
-    ``forward(hidden_states, attention_bias=None, output_attentions=False, use_sdpa=True)`` returns
-    ``(output, probs)``;
+    ``forward(hidden_states, attention_bias=None, output_attentions=False, use_sdpa=True, bias_groups=1)``
+    returns ``(output, probs)``;
     ``probs`` is ``(batch, heads, tokens, tokens)`` when requested and ``None`` otherwise.
     ``attention_bias`` is anything SDPA accepts as ``attn_mask`` and broadcasts to
     ``(batch, heads, tokens, tokens)``: a float tensor added to the scores (e.g. relative position bias) or
-    a bool tensor where ``True`` marks the pairs that may attend.
+    a bool tensor where ``True`` marks the pairs that may attend. A float bias is cast to the activations'
+    dtype (autocast).
+
+    ``bias_groups > 1``: the batch is ``(outer, bias_groups)`` (windows of a Swin stage, group-minor) and
+    ``attention_bias`` is ``(bias_groups, heads, tokens, tokens)``, one bias per group shared by every
+    ``outer`` index. The groups are folded into the heads, so SDPA broadcasts the bias over ``outer``
+    without materialising it per sample.
     """
 
     def __init__(
@@ -61,10 +67,17 @@ class MultiHeadSelfAttention(nn.Module):
         attention_bias: torch.Tensor | None = None,
         output_attentions: bool = False,
         use_sdpa: bool = True,
+        bias_groups: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, tokens, dim = hidden_states.shape
         qkv = self.qkv(hidden_states).view(batch, tokens, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (batch, heads, tokens, head_dim)
+        if attention_bias is not None and attention_bias.is_floating_point():
+            attention_bias = attention_bias.to(query.dtype)
+        if bias_groups > 1:  # (outer * groups, heads, ...) -> (outer, groups * heads, ...)
+            query, key, value = (t.reshape(batch // bias_groups, bias_groups * self.num_heads, tokens, -1)
+                                 for t in (query, key, value))
+            attention_bias = attention_bias.reshape(1, bias_groups * self.num_heads, tokens, tokens)
         dropout = self.attention_dropout if self.training else 0.0
         probs = None
         if output_attentions or not use_sdpa:
@@ -76,8 +89,8 @@ class MultiHeadSelfAttention(nn.Module):
                     scores = scores + attention_bias
             weights = F.dropout(scores.softmax(dim=-1), p=dropout, training=self.training)
             context = weights @ value
-            probs = weights if output_attentions else None
+            probs = weights.reshape(batch, self.num_heads, tokens, tokens) if output_attentions else None
         else:
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_bias, dropout_p=dropout)
-        context = context.transpose(1, 2).reshape(batch, tokens, dim)
+        context = context.reshape(batch, self.num_heads, tokens, self.head_dim).transpose(1, 2).reshape(batch, tokens, dim)
         return self.proj_dropout(self.proj(context)), probs
