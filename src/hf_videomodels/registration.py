@@ -20,15 +20,15 @@ from .errors import UserInputError
 
 # Display name -> folder under models/. One line per architecture (a family such as VideoResNet is one line).
 ARCHITECTURE_FOLDERS = {
-    "I3D": "i3d",
-    "TimeSformer": "timesformer",
     "TSN": "tsn",
-    "LRCN": "lrcn",
+    "C3D": "c3d",
     "VideoResNet": "video_resnet",
+    "I3D": "i3d",
+    "LRCN": "lrcn",
+    "SlowFast": "slowfast",
     "ViT per frame": "vit_frames",
     "ViViT": "vivit",
-    "SlowFast": "slowfast",
-    "C3D": "c3d",
+    "TimeSformer": "timesformer",
     "Swin": "swin",
     "VideoSwin": "video_swin",
 }
