@@ -17,7 +17,8 @@ from hf_videomodels import (
     TimeSformerVideoProcessor,
 )
 from hf_videomodels.cli import main as cli_main
-from hf_videomodels.visualization import cls_attention_per_frame, save_attention_maps
+from hf_videomodels.models.timesformer.modeling_timesformer import cls_attention_per_frame
+from hf_videomodels.visualization import save_attention_maps
 
 from .test_i3d_modeling import TINY as TINY_I3D
 from .test_timesformer_modeling import STEP_NAMES, TINY
