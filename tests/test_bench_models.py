@@ -3,14 +3,13 @@ skipped, --batch reaches the models, and the markdown table and JSON are written
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH_MODELS = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_models.py"
+from .utils import load_benchmark_script
+
 PEER_MODULE = '''
 import copy
 import torch
@@ -41,11 +40,7 @@ def benchmark_pairs():
 
 @pytest.fixture(scope="module")
 def bench_models():
-    spec = importlib.util.spec_from_file_location("bench_models_under_test", BENCH_MODELS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("bench_models")
 
 
 def test_every_peer_module_defines_rows(bench_models):

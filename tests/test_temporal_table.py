@@ -5,10 +5,7 @@ written."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import PIL.Image
 import pytest
@@ -17,17 +14,12 @@ from hf_videomodels.demo import DEMO_PROCESSOR_CONFIG, small_training_overrides
 from hf_videomodels.registration import find_architecture
 
 from .test_i3d_modeling import TINY
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "temporal_table.py"
+from .utils import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def temporal_table():
-    spec = importlib.util.spec_from_file_location("temporal_table_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("temporal_table")
 
 
 def test_demo_processor_settings_reach_every_architecture():
