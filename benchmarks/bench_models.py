@@ -14,9 +14,9 @@ median time of a forward (calls of ours and the peer alternate, and which goes f
 set, measured in a child process, see ``measure.memory_probe_env``; CUDA: allocator statistics) and the max
 abs difference of the logits.
 
-The peer is tuned as its users would: ``torch.backends.cudnn.benchmark`` on CUDA, and a peer with 3D
-convolutions in ``channels_last_3d`` (``--peer-memory-format``). Our models bring their own layout (see
-``VideoPreTrainedModel.channels_last_3d``).
+The peer is tuned as its users would: ``torch.backends.cudnn.benchmark`` on CUDA, and a CNN peer's convs in
+``channels_last_3d`` (3D) or ``channels_last`` (2D) (``--no-peer-channels-last`` keeps its own layout). Our
+models bring their own layout (see ``VideoPreTrainedModel.channels_last_3d``).
 
     uv run python benchmarks/bench_models.py [--only NAME ...] [--pytorch-i3d PATH] [--device cpu cuda]
         [--batch N] [--threads 2] [--compile] [--json results.json] [--markdown results.md]
@@ -105,8 +105,18 @@ def select_rows(builders: dict, only: list[str] | None) -> dict:
     return chosen
 
 
-def has_conv3d(model: nn.Module) -> bool:
-    return any(isinstance(module, nn.Conv3d) for module in model.modules())
+def tune_peer(peer: nn.Module) -> str:
+    """Put a CNN peer (more than one conv: a transformer's patch embedding alone does not count) in the layout
+    its users would choose, convs of 3D CNNs in ``channels_last_3d``, of 2D ones in ``channels_last``; returns
+    the layout."""
+    convs = {nn.Conv2d: torch.channels_last, nn.Conv3d: torch.channels_last_3d}
+    found = {kind: [m for m in peer.modules() if type(m) is kind] for kind in convs}
+    if sum(len(modules) for modules in found.values()) <= 1:
+        return "as built"
+    for kind, modules in found.items():
+        for module in modules:
+            module.to(memory_format=convs[kind])
+    return "channels_last_3d" if found[nn.Conv3d] else "channels_last"
 
 
 def with_batch(example_input: torch.Tensor, batch: int) -> None:
@@ -119,11 +129,11 @@ def with_batch(example_input: torch.Tensor, batch: int) -> None:
         example_input.set_(bigger)
 
 
-def build(builder, device: torch.device, batch: int, peer_memory_format: str):
+def build(builder, device: torch.device, batch: int, peer_channels_last: bool):
     call, ours, peer, example_input = builder(device)
     with_batch(example_input, batch)
-    if peer_memory_format == "channels_last_3d" and has_conv3d(peer):
-        peer.to(memory_format=torch.channels_last_3d)
+    if peer_channels_last:
+        tune_peer(peer)
     return call, ours, peer
 
 
@@ -159,8 +169,10 @@ def cpu_peak_memory(argv: list[str]) -> dict[str, tuple[int, int]]:
 
 def markdown_table(results: list[Result]) -> str:
     lines = [
-        "| model | device | dtype | batch | mode | ours | peer | speedup (peer / ours) | peak memory ours / peer "
-        "| max abs diff of logits |",
+        (
+            "| model | device | dtype | batch | mode | ours | peer | speedup (peer / ours) | peak memory ours / peer "
+            "| max abs diff of logits |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
@@ -177,7 +189,7 @@ def run_row(name, builder, args, memory_of) -> list[Result]:
     for device_name, dtype_name, batch in settings(args):
         device = torch.device(device_name)
         torch.backends.cudnn.benchmark = device.type == "cuda"
-        call, ours, peer = build(builder, device, batch, args.peer_memory_format)
+        call, ours, peer = build(builder, device, batch, args.peer_channels_last)
         modes = ["eager"] + (["compiled"] if args.compile else [])
         for mode in modes:
             if mode == "compiled":  # in place, so a call() that tells the models apart by identity still can
@@ -223,8 +235,8 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--peer-memory-format", choices=["channels_last_3d", "contiguous"], default="channels_last_3d",
-        help="layout of a peer with 3D convolutions",
+        "--peer-channels-last", action=argparse.BooleanOptionalAction, default=True,
+        help="CNN peers in channels_last(_3d), as their users would run them",
     )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="also time both under torch.compile")
     parser.add_argument("--json", type=Path, help="write the results to this JSON file")

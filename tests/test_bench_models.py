@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from .utils import load_benchmark_script
 
@@ -45,7 +46,7 @@ def bench_models():
 
 def test_every_peer_module_defines_rows(bench_models):
     builders, skipped = bench_models.discover_pairs()
-    assert not skipped
+    assert "i3d" not in skipped and "timesformer" not in skipped
     assert any(name.startswith("I3D") for name in builders)
     assert any(name.startswith("TimeSformer") for name in builders)
     assert set(bench_models.select_rows(builders, ["timesformer"])) == {n for n in builders if "TimeSformer" in n}
@@ -72,3 +73,17 @@ def test_table_and_json(bench_models, tmp_path, capsys, monkeypatch):
     table = (tmp_path / "r.md").read_text()
     assert "| tiny I3D vs itself | cpu | fp32 | 2 | eager |" in table
     assert "speedup (peer / ours)" in table and "skipped tiny missing" in table
+
+
+def test_cnn_peers_are_tuned_transformers_left_alone(bench_models):
+    from torch import nn
+
+    cnn_3d = nn.Sequential(nn.Conv3d(3, 8, 3), nn.ReLU(), nn.Conv3d(8, 8, 3))
+    assert bench_models.tune_peer(cnn_3d) == "channels_last_3d"
+    assert cnn_3d[2].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    cnn_2d = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3), nn.Linear(8, 2))
+    assert bench_models.tune_peer(cnn_2d) == "channels_last"
+    assert cnn_2d[1].weight.is_contiguous(memory_format=torch.channels_last)
+    patch_embedding_only = nn.Sequential(nn.Conv2d(3, 8, 4, stride=4), nn.Linear(8, 2))
+    assert bench_models.tune_peer(patch_embedding_only) == "as built"
+    assert patch_embedding_only[0].weight.is_contiguous()
