@@ -53,11 +53,6 @@ def small_training_overrides(arch: Architecture) -> tuple[dict, dict]:
     return {**clip, **arch.small_config}, {**DEMO_PROCESSOR_CONFIG, **arch.small_processor_config}
 
 
-# The registered small I3D (a narrow Inflated Inception-V1): a 3D CNN picks up motion direction in a few
-# epochs on two CPU cores.
-DEMO_MODEL_CONFIG, _ = small_training_overrides(I3D_ARCHITECTURE)
-
-
 @dataclass
 class DemoResult:
     output_dir: Path
@@ -152,13 +147,17 @@ def run_demo(
     total, heldout = videos_per_class * len(DIRECTIONS), heldout_per_class * len(DIRECTIONS)
     print(f"wrote {total} training and {heldout} held-out videos")
 
+    # The registered small I3D (a narrow Inflated Inception-V1): a 3D CNN picks up motion direction in a few
+    # epochs on two CPU cores.
+    config_overrides, processor_overrides = small_training_overrides(I3D_ARCHITECTURE)
+
     result = train(
         TrainConfig(
             data_dir=data_dir,
             output_dir=output_dir / "model",
             architecture="i3d",
-            config_overrides=DEMO_MODEL_CONFIG,
-            processor_overrides=small_training_overrides(I3D_ARCHITECTURE)[1],
+            config_overrides=config_overrides,
+            processor_overrides=processor_overrides,
             epochs=epochs,
             learning_rate=1e-3,
             batch_size=16,
