@@ -180,3 +180,24 @@ def test_cli_attention_map(sample_gif, tmp_path, capsys):
     assert "error: I3DForVideoClassification has no attention maps" in captured.err
     assert captured.out == ""  # refused before classifying, not after printing predictions
     assert not (tmp_path / "no.png").exists()
+
+
+def test_any_model_class_declaring_the_maps_is_accepted():
+    """The capability is the model class's ``frame_attention_maps``, not a list of architectures."""
+    from types import SimpleNamespace
+
+    from hf_videomodels.visualization import check_attention_maps_supported
+
+    class NewTransformer:
+        config = SimpleNamespace(num_channels=3)
+
+        def frame_attention_maps(self, attentions, pixel_values):
+            return torch.ones(1, 1, 1)
+
+    check_attention_maps_supported(NewTransformer())
+    NewTransformer.config = SimpleNamespace(num_channels=2)
+    with pytest.raises(ValueError, match="need RGB frames; this model takes 2 channels"):
+        check_attention_maps_supported(NewTransformer())
+    del NewTransformer.frame_attention_maps
+    with pytest.raises(ValueError, match="NewTransformer has no attention maps"):
+        check_attention_maps_supported(NewTransformer())
