@@ -33,7 +33,7 @@ def test_table_and_chart(temporal_table, tmp_path):
     i3d = find_architecture("I3D")
     tiny = dataclasses.replace(i3d, small_config={k: v for k, v in TINY.items() if k not in ("num_frames", "image_size")})
     unsized = dataclasses.replace(find_architecture("TimeSformer"), small_config={})
-    budget = temporal_table.Budget(videos_per_class=5, heldout_per_class=1, epochs=0.5, batch_size=4)
+    budget = temporal_table.Budget(videos_per_class=2, heldout_per_class=1, epochs=0.5, batch_size=4, val_fraction=0.0)
     rows = temporal_table.run_temporal_table(tmp_path, [tiny, unsized], budget, show_progress=False)
     trained, skipped = rows
     assert trained.architecture == "I3D" and 0 <= trained.heldout_top1 <= 1 and trained.parameters > 0
