@@ -159,9 +159,11 @@ def settings(args) -> list[tuple[str, str, int]]:
 def cpu_peak_memory(argv: list[str]) -> dict[str, tuple[int, int]]:
     """CPU peak memory per setting label, measured by this script in a child process (``--memory-probe``)."""
     command = [sys.executable, __file__, *argv, "--memory-probe", "--device", "cpu"]
-    output = subprocess.run(command, env=memory_probe_env(), capture_output=True, text=True, check=True).stdout
+    probe = subprocess.run(command, env=memory_probe_env(), capture_output=True, text=True)
+    if probe.returncode:  # the timings are still worth having: memory is then reported as n/a
+        print(f"CPU memory probe failed (exit code {probe.returncode}):\n{probe.stderr[-2000:]}", file=sys.stderr)
     found = {}
-    for line in output.splitlines():
+    for line in probe.stdout.splitlines():
         if line.startswith("{"):
             found.update({label: tuple(pair) for label, pair in json.loads(line).items()})
     return found
