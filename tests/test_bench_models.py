@@ -30,12 +30,18 @@ def tiny_i3d(device):
     return call, ours, peer, pixel_values
 
 
+def input_copied_by_the_builder(device):
+    call, ours, peer, pixel_values = tiny_i3d(device)
+    copy_for_peer = pixel_values.clone()
+    return (lambda model: lambda: model(pixel_values if model is ours else copy_for_peer).logits), ours, peer, pixel_values
+
+
 def missing_peer(device):
     import not_a_real_peer_library  # noqa: F401
 
 
 def benchmark_pairs():
-    return {"tiny I3D vs itself": tiny_i3d, "tiny missing": missing_peer}
+    return {"tiny I3D vs itself": tiny_i3d, "tiny copied input": input_copied_by_the_builder, "tiny missing": missing_peer}
 '''
 
 
@@ -64,8 +70,9 @@ def test_table_and_json(bench_models, tmp_path, capsys, monkeypatch):
             "--threads", "1", "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")]  # fmt: skip
     bench_models.main(argv)
     results = json.loads((tmp_path / "r.json").read_text())
-    (row,) = results["results"]
+    row, copied = results["results"]
     assert row["row"] == "tiny I3D vs itself" and row["batch"] == 2 and row["dtype"] == "fp32"
+    assert copied["row"] == "tiny copied input" and copied["batch"] == 1  # --batch cannot reach a copy
     assert row["speedup"] == pytest.approx(row["peer_ms"] / row["ours_ms"])
     assert row["max_abs_logit_diff"] < 1e-5  # the same weights in both layouts
     assert row["ours_peak_mib"] is not None and row["peer_peak_mib"] is not None
