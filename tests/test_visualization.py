@@ -17,7 +17,8 @@ from hf_videomodels import (
     TimeSformerVideoProcessor,
 )
 from hf_videomodels.cli import main as cli_main
-from hf_videomodels.visualization import cls_attention_per_frame, save_attention_maps
+from hf_videomodels.models.timesformer.modeling_timesformer import cls_attention_per_frame
+from hf_videomodels.visualization import save_attention_maps
 
 from .test_i3d_modeling import TINY as TINY_I3D
 from .test_timesformer_modeling import STEP_NAMES, TINY
@@ -181,3 +182,24 @@ def test_cli_attention_map(sample_gif, tmp_path, capsys):
     assert "error: I3DForVideoClassification has no attention maps" in captured.err
     assert captured.out == ""  # refused before classifying, not after printing predictions
     assert not (tmp_path / "no.png").exists()
+
+
+def test_any_model_class_declaring_the_maps_is_accepted():
+    """The capability is the model class's ``frame_attention_maps``, not a list of architectures."""
+    from types import SimpleNamespace
+
+    from hf_videomodels.visualization import check_attention_maps_supported
+
+    class NewTransformer:
+        config = SimpleNamespace(num_channels=3)
+
+        def frame_attention_maps(self, attentions, pixel_values):
+            return torch.ones(1, 1, 1)
+
+    check_attention_maps_supported(NewTransformer())
+    NewTransformer.config = SimpleNamespace(num_channels=2)
+    with pytest.raises(ValueError, match="need RGB frames; this model takes 2 channels"):
+        check_attention_maps_supported(NewTransformer())
+    del NewTransformer.frame_attention_maps
+    with pytest.raises(ValueError, match="NewTransformer has no attention maps"):
+        check_attention_maps_supported(NewTransformer())

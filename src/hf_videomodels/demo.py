@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .models.i3d import ARCHITECTURE as I3D_ARCHITECTURE
+from .registration import Architecture
 from .video_io import read_video, write_video
 
 DIRECTIONS = {
@@ -27,17 +28,29 @@ DIRECTIONS = {
     "bottom_to_top": (-1, 0),
 }
 
-# The registered small I3D (a narrow Inflated Inception-V1): a 3D CNN picks up motion direction in a few
-# epochs on two CPU cores.
-DEMO_MODEL_CONFIG = {"num_frames": 16, "image_size": 64, **I3D_ARCHITECTURE.small_config}
-# All 16 frames of each clip; no flipping, which would swap the left/right classes.
+DEMO_FPS = 12
+# Every clip whole: 16 frames in a row at the file's own rate (no target_fps resampling: TimeSformer's recipe
+# would otherwise sample 30 fps and repeat frames), one view, no flipping (it would swap the left/right classes).
 DEMO_PROCESSOR_CONFIG = {
     "num_frames": 16,
     "sampling": "clip",
     "frame_sample_rate": 1,
+    "target_fps": None,
+    "num_clips": 1,
+    "num_crops": 1,
+    "do_flip": False,
     "size": {"shortest_edge": 64},
     "crop_size": {"height": 64, "width": 64},
 }
+
+
+def small_training_overrides(arch: Architecture) -> tuple[dict, dict]:
+    """Config and processor overrides that train ``arch``'s registered ``small_config`` on the demo's 16-frame
+    64x64 clips: the clip size (for configs that have ``num_frames`` / ``image_size``) and the small config;
+    ``DEMO_PROCESSOR_CONFIG`` and the architecture's own ``small_processor_config`` on top."""
+    defaults = arch.config_class()
+    clip = {key: value for key, value in (("num_frames", 16), ("image_size", 64)) if hasattr(defaults, key)}
+    return {**clip, **arch.small_config}, {**DEMO_PROCESSOR_CONFIG, **arch.small_processor_config}
 
 
 @dataclass
@@ -75,7 +88,7 @@ def make_motion_dataset(root, videos_per_class: int, seed: int) -> Path:
     root = Path(root)
     for direction in DIRECTIONS:
         for i in range(videos_per_class):
-            write_video(motion_clip(direction, rng), root / direction / f"{direction}_{i:03d}.mp4", fps=12)
+            write_video(motion_clip(direction, rng), root / direction / f"{direction}_{i:03d}.mp4", fps=DEMO_FPS)
     return root
 
 
@@ -134,13 +147,17 @@ def run_demo(
     total, heldout = videos_per_class * len(DIRECTIONS), heldout_per_class * len(DIRECTIONS)
     print(f"wrote {total} training and {heldout} held-out videos")
 
+    # The registered small I3D (a narrow Inflated Inception-V1): a 3D CNN picks up motion direction in a few
+    # epochs on two CPU cores.
+    config_overrides, processor_overrides = small_training_overrides(I3D_ARCHITECTURE)
+
     result = train(
         TrainConfig(
             data_dir=data_dir,
             output_dir=output_dir / "model",
             architecture="i3d",
-            config_overrides=DEMO_MODEL_CONFIG,
-            processor_overrides=DEMO_PROCESSOR_CONFIG,
+            config_overrides=config_overrides,
+            processor_overrides=processor_overrides,
             epochs=epochs,
             learning_rate=1e-3,
             batch_size=16,

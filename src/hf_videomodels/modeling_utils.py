@@ -127,6 +127,26 @@ class VideoPreTrainedModel(PreTrainedModel):
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
     _supports_sdpa = True
+    # A 3D CNN sets this: its 5-D weights are kept in ``channels_last_3d`` (from construction, ``from_pretrained``
+    # and ``to_preferred_memory_format``; ``.to(device)``, ``.to(dtype)`` and ``load_state_dict`` keep a
+    # tensor's layout). A conv with channels-last weights gives channels-last outputs whatever the input's
+    # layout, so the whole network then runs in that layout with no conversion between layers.
+    channels_last_3d = False
+
+    def post_init(self):
+        super().post_init()
+        self.to_preferred_memory_format()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        # Loading may replace the parameters with freshly read (contiguous) tensors.
+        return super().from_pretrained(*args, **kwargs).to_preferred_memory_format()
+
+    def to_preferred_memory_format(self):
+        """Put the weights in the class's layout (``channels_last_3d`` for 3D CNNs); returns the model."""
+        if self.channels_last_3d:
+            self.to(memory_format=torch.channels_last_3d)
+        return self
 
     def _init_weights(self, module: nn.Module) -> None:
         role = getattr(module, "init_role", None)

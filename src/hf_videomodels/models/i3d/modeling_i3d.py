@@ -62,6 +62,7 @@ class I3DPreTrainedModel(VideoPreTrainedModel):
     config_class = I3DConfig
     base_model_prefix = "i3d"
     _no_split_modules = ["I3DInceptionBlock"]
+    channels_last_3d = True
 
 
 class I3DModel(I3DPreTrainedModel):

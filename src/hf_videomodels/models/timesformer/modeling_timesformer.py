@@ -46,6 +46,7 @@ Group order is batch-major; inside a group the cls copy comes first, then the to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
 from typing import NamedTuple
 
@@ -153,6 +154,66 @@ def from_groups(groups: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
     inverse = sorted(range(len(layout.permutation)), key=layout.permutation.__getitem__)
     volume = groups.reshape(permuted_shape).permute(inverse)
     return volume.reshape(layout.view_shape[0], -1, layout.view_shape[-1])
+
+
+def cls_attention_per_frame(
+    attentions: Sequence[torch.Tensor], config: TimeSformerConfig, grid: tuple[int, int, int]
+) -> torch.Tensor:
+    """The last block's cls-token attention of one clip as ``(frames, grid_h, grid_w)`` maps summing to 1.
+
+    ``attentions`` is a TimeSformer's ``outputs.attentions`` for a batch of one clip (one view),
+    ``grid`` the clip's ``(frames, grid_h, grid_w)`` patch-token volume.
+
+    How a per-frame map is read from the attention steps: in every step the cls token takes part in, its
+    copies' attention rows together cover each patch token of the clip exactly once (the groups partition the
+    patches), and the cls token receives the *mean* of its copies' outputs, so its effective weight on a patch
+    is the probability in its group's row divided by the number of groups. Those weights are put back on the
+    (frame, row, column) grid, the cls token's weight on itself is left out, and each frame's map is divided by
+    its sum: **every frame's map sums to 1** and shows how the cls token shares its attention *within* that
+    frame (for ``joint_space_time`` and ``sparse_local_global`` it also splits its attention across frames;
+    that share is not shown). Per scheme:
+
+    * ``space_only``: the cls row of each frame's sequence;
+    * ``divided_space_time``: the ``space`` step (the ``time`` step leaves the cls token out);
+    * ``joint_space_time``: the one cls row over all ``N*T`` tokens, cut into frames;
+    * ``axial``: the mean of the ``width`` and ``height`` steps' maps (each alone only ranks patches within a
+      row, resp. a column, of the frame);
+    * ``sparse_local_global``: the mean of the ``local`` and ``global`` steps' maps.
+    """
+    grid = TokenGrid(*grid)
+    steps = ATTENTION_STEPS[config.attention_type]
+    if not attentions or len(attentions) % len(steps):
+        raise ValueError(
+            f"expected {len(steps)} attention maps per block for {config.attention_type!r}, got {len(attentions or ())}"
+        )
+    last_block = attentions[-len(steps) :]
+    maps = [
+        _step_cls_map(probs, spec.grouping, config, grid)
+        for spec, probs in zip(steps.values(), last_block)
+        if spec.with_cls
+    ]
+    return torch.stack(maps).mean(dim=0)
+
+
+def _step_cls_map(probs: torch.Tensor, grouping: str, config: TimeSformerConfig, grid: TokenGrid) -> torch.Tensor:
+    """One step's per-frame cls maps from its ``(groups, heads, 1 + tokens, 1 + tokens)`` probabilities."""
+    frames, height, width = grid
+    # Query 0 is the cls token (copy) of every group; keys 1: are the group's patch tokens (cls itself left out).
+    cls_rows = probs[:, :, 0, 1:].float().mean(dim=1)  # (groups, tokens)
+    if cls_rows.numel() != frames * height * width:
+        raise ValueError(
+            f"attention maps of shape {tuple(probs.shape)} do not cover one clip of {frames} frames of "
+            f"{height}x{width} patches: pass the outputs of a single video (batch of 1, one view)"
+        )
+    if config.attention_type == "space_only":  # one sequence per frame: the frame's patches in (y, x) order
+        volume = cls_rows.view(frames, height, width)
+    elif grouping == "sequence":  # joint: one sequence, tokens space-major, time-minor (1 + n*T + t)
+        volume = cls_rows.view(height, width, frames).permute(2, 0, 1)
+    else:
+        window = pair(config.local_window_size) if config.local_window_size is not None else None
+        layout = group_layout(grouping, 1, grid, 1, window, config.global_stride)
+        volume = from_groups(cls_rows.unsqueeze(-1), layout).view(height, width, frames).permute(2, 0, 1)
+    return volume / volume.sum(dim=(1, 2), keepdim=True)
 
 
 class TimeSformerAttentionStep(nn.Module):
@@ -392,10 +453,27 @@ class TimeSformerForVideoClassification(VideoClassificationMixin, TimeSformerPre
         )
         return self.classifier(outputs.pooler_output), outputs
 
+    def frame_attention_maps(self, attentions: Sequence[torch.Tensor], pixel_values: torch.Tensor) -> torch.Tensor:
+        """The picture ``visualization.save_attention_maps`` draws: the last block's cls-token attention over
+        each frame's patches, ``(frames, grid_h, grid_w)``, every frame's map summing to 1
+        (:func:`cls_attention_per_frame`), from ``outputs.attentions`` of one clip ``pixel_values``
+        (1, frames, channels, height, width)."""
+        patch_h, patch_w = pair(self.config.patch_size)
+        grid = (pixel_values.shape[1], pixel_values.shape[-2] // patch_h, pixel_values.shape[-1] // patch_w)
+        return cls_attention_per_frame(attentions, self.config, grid)
+
+    @property
+    def frame_attention_caption(self) -> str:
+        """What ``frame_attention_maps`` shows, in one line (the picture's subtitle)."""
+        attention_type = self.config.attention_type
+        steps = " + ".join(name for name, spec in ATTENTION_STEPS[attention_type].items() if spec.with_cls)
+        return f"{attention_type}: cls attention of the last block ({steps}), mean over heads"
+
 
 __all__ = [
     "ATTENTION_STEPS",
     "TimeSformerForVideoClassification",
     "TimeSformerModel",
     "TimeSformerPreTrainedModel",
+    "cls_attention_per_frame",
 ]
