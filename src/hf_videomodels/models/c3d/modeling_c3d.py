@@ -47,6 +47,7 @@ class C3DPreTrainedModel(VideoPreTrainedModel):
     config_class = C3DConfig
     base_model_prefix = "c3d"
     _no_split_modules = ["C3DConv"]
+    channels_last_3d = True  # 3D convs run in that layout (see VideoPreTrainedModel)
 
     def _init_weights(self, module: nn.Module) -> None:
         # C3D takes raw 0-255 pixels. conv1 starts as He init for [0, 1] input (std / 255), so that a fresh
