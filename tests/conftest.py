@@ -35,3 +35,12 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_gif() -> Path:
     return require_shared(SAMPLE_GIF)
+
+
+# The suite runs in two pytest-xdist workers on a 2-core machine (pyproject's addopts). One torch thread per
+# worker: two workers with two threads each oversubscribe the cores, and torch's spinning threads then slow
+# small ops by orders of magnitude.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
