@@ -165,7 +165,7 @@ def test_folder_without_config_is_not_a_model_folder(sample_gif, tmp_path, capsy
     ("config", "message"),
     [
         ({"model_type": "hfvm_i3dd"}, r"model_type 'hfvm_i3dd' \(did you mean 'hfvm_i3d'\?\), which is neither"),
-        ({"num_labels": 2}, "has no model_type; this package's model types are hfvm_i3d, hfvm_timesformer"),
+        ({"num_labels": 2}, "has no model_type; this package's model types are hfvm_tsn, hfvm_c3d, .*hfvm_video_swin"),
         ([1, 2], "is not a JSON object"),
     ],
 )
