@@ -174,8 +174,9 @@ class VideoPreTrainedModel(PreTrainedModel):
 class VideoClassificationMixin:
     """The forward of every ``*ForVideoClassification`` model.
 
-    A subclass implements ``compute_logits(pixel_values, output_hidden_states, output_attentions)`` returning
-    ``(logits, base_outputs)`` for a 5-D batch; this mixin adds multi-view input (6-D pixel values whose
+    ``compute_logits(pixel_values, output_hidden_states, output_attentions)`` returns ``(logits, base_outputs)``
+    for a 5-D batch: by default the bare model's pooled features through ``dropout`` and ``classifier``; a model
+    with another head overrides it. This mixin adds multi-view input (6-D pixel values whose
     per-view logits are averaged), the loss from ``labels`` and the ``ImageClassifierOutput``.
 
     A model with more inputs than the clips (LRCN's ``frame_mask`` / ``lengths``) names them in
@@ -184,6 +185,21 @@ class VideoClassificationMixin:
     """
 
     extra_model_inputs: tuple[str, ...] = ()
+
+    def pooled_logits(self, pixel_values: torch.Tensor, **base_kwargs) -> tuple[torch.Tensor, object]:
+        """The common head: the bare model's ``pooler_output`` -> ``self.dropout`` -> ``self.classifier``; returns
+        the logits and the bare model's output."""
+        outputs = self.base_model(pixel_values, return_dict=True, **base_kwargs)
+        return self.classifier(self.dropout(outputs.pooler_output)), outputs
+
+    def compute_logits(
+        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, object]:
+        """Default: :meth:`pooled_logits`. Models with another head (I3D's per-time conv) override it."""
+        kwargs = {"output_hidden_states": output_hidden_states}
+        if output_attentions:
+            kwargs["output_attentions"] = True
+        return self.pooled_logits(pixel_values, **kwargs)
 
     def forward(
         self,
@@ -265,14 +281,10 @@ class PerFrameClassificationMixin(VideoClassificationMixin):
 
     def frame_logits(self, pixel_values: torch.Tensor, **base_kwargs) -> tuple[torch.Tensor, object]:
         """Per-frame logits ``(batch, frames, num_labels)`` before the consensus, and the bare model's output."""
-        outputs = self.base_model(pixel_values, return_dict=True, **base_kwargs)
-        return self.classifier(self.dropout(outputs.pooler_output)), outputs
+        return self.pooled_logits(pixel_values, **base_kwargs)
 
     def compute_logits(
         self, pixel_values: torch.Tensor, output_hidden_states: bool = False, output_attentions: bool = False
     ) -> tuple[torch.Tensor, object]:
-        kwargs = {"output_hidden_states": output_hidden_states}
-        if output_attentions:
-            kwargs["output_attentions"] = True
-        per_frame, outputs = self.frame_logits(pixel_values, **kwargs)
+        per_frame, outputs = super().compute_logits(pixel_values, output_hidden_states, output_attentions)
         return self.consensus(per_frame), outputs

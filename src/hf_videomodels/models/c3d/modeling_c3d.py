@@ -189,11 +189,5 @@ class C3DForVideoClassification(VideoClassificationMixin, C3DPreTrainedModel):
         self.classifier = nn.Linear(config.fc_size, config.num_labels)
         self.post_init()
 
-    def compute_logits(
-        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, BaseModelOutputWithPooling]:
-        outputs = self.c3d(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
-        return self.classifier(self.dropout(outputs.pooler_output)), outputs
-
 
 __all__ = ["C3DForVideoClassification", "C3DModel", "C3DPreTrainedModel"]

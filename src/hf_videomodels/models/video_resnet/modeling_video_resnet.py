@@ -262,12 +262,6 @@ class VideoResNetForVideoClassification(VideoClassificationMixin, VideoResNetPre
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def compute_logits(
-        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, BaseModelOutputWithPooling]:
-        outputs = self.video_resnet(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
-        return self.classifier(self.dropout(outputs.pooler_output)), outputs
-
 
 __all__ = [
     "VideoResNetForVideoClassification",
