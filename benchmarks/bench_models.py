@@ -17,7 +17,8 @@ set, measured in a child process, see ``measure.memory_probe_env``; CUDA: alloca
 abs difference of the logits.
 
 The peer is tuned as its users would: ``torch.backends.cudnn.benchmark`` on CUDA, and a CNN peer's convs in
-``channels_last_3d`` (3D) or ``channels_last`` (2D) (``--no-peer-channels-last`` keeps its own layout). Our
+``channels_last_3d`` (3D) or ``channels_last`` (2D) (``--no-peer-channels-last`` keeps its own layout, and so does
+a peer whose own code needs it: ``benchmark_keeps_layout``). Our
 models bring their own layout (see ``VideoPreTrainedModel.channels_last_3d``).
 
     uv run python benchmarks/bench_models.py [--only NAME ...] [--pytorch-i3d PATH] [--device cpu cuda]
@@ -110,7 +111,10 @@ def select_rows(builders: dict, only: list[str] | None) -> dict:
 def tune_peer(peer: nn.Module) -> str:
     """Put a CNN peer (more than one conv: a transformer's patch embedding alone does not count) in the layout
     its users would choose, convs of 3D CNNs in ``channels_last_3d``, of 2D ones in ``channels_last``; returns
-    the layout."""
+    the layout. A peer that sets ``benchmark_keeps_layout = True`` runs as built: its own code needs that layout
+    (the C3D port's ``view`` before fc6 fails on a channels_last_3d tensor), so its users cannot change it."""
+    if getattr(peer, "benchmark_keeps_layout", False):
+        return "as built"
     convs = {nn.Conv2d: torch.channels_last, nn.Conv3d: torch.channels_last_3d}
     found = {kind: [m for m in peer.modules() if type(m) is kind] for kind in convs}
     if sum(len(modules) for modules in found.values()) <= 1:

@@ -94,3 +94,12 @@ def test_cnn_peers_are_tuned_transformers_left_alone(bench_models):
     patch_embedding_only = nn.Sequential(nn.Conv2d(3, 8, 4, stride=4), nn.Linear(8, 2))
     assert bench_models.tune_peer(patch_embedding_only) == "as built"
     assert patch_embedding_only[0].weight.is_contiguous()
+
+
+def test_a_peer_whose_code_needs_its_layout_keeps_it(bench_models):
+    from torch import nn
+
+    pinned = nn.Sequential(nn.Conv3d(3, 8, 3), nn.Conv3d(8, 8, 3))
+    pinned.benchmark_keeps_layout = True
+    assert bench_models.tune_peer(pinned) == "as built"
+    assert pinned[1].weight.is_contiguous()
