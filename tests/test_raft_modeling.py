@@ -76,7 +76,9 @@ def fixtures() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return pairs, load_file(require_shared(RAFT_DIR / "outputs.safetensors"))
 
 
-@pytest.mark.parametrize(("checkpoint", "prefix"), [("raft_parity.pth", "raft"), ("raft_small_parity.pth", "raft_small")])
+@pytest.mark.parametrize(
+    ("checkpoint", "prefix"), [("raft_parity.pth", "raft"), ("raft_small_parity.pth", "raft_small")]
+)
 def test_matches_original_fixtures(fixtures, checkpoint, prefix):
     pairs, expected = fixtures
     state_dict = torch.load(require_shared(RAFT_DIR / checkpoint), map_location="cpu", weights_only=True)
@@ -355,3 +357,16 @@ def test_warm_start_adds_the_initial_flow():
     assert warm.low_resolution_flow.shape == (1, 2, 4, 4)
     assert max_diff(warm.flow, first.flow) > 0
     assert math.isfinite(warm.flow.abs().max().item())
+
+
+def test_processor_and_model_on_the_shared_clip(sample_gif):
+    """A real decoded video: 3 consecutive frames -> 2 pairs, the model's flow at the frames' own size."""
+    inputs = RaftVideoProcessor()(str(sample_gif), num_frames=3, return_tensors="pt")
+    pairs, (left, right, top, bottom) = inputs["pixel_values"], inputs["padding"].tolist()
+    assert pairs.shape[:3] == (2, 2, 3) and pairs.shape[-2] % 8 == 0 and pairs.shape[-1] % 8 == 0
+    assert torch.equal(pairs[0, 1], pairs[1, 0])  # consecutive pairs share a frame
+    assert pairs.min() >= -1 and pairs.max() <= 1
+    with torch.no_grad():
+        flow = tiny_model()(**inputs).flow
+    assert flow.shape == (2, 2, pairs.shape[-2] - top - bottom, pairs.shape[-1] - left - right)
+    assert torch.isfinite(flow).all()
