@@ -19,6 +19,7 @@ from conversion.convert_raft_torchvision import convert_torchvision_state_dict
 from hf_videomodels.models.raft import RaftConfig, RaftModel, RaftVideoProcessor
 from hf_videomodels.models.raft.modeling_raft import sequence_loss
 
+from .conformance import ModelConformance
 from .conftest import REFERENCE_DIR, require_shared
 from .utils import randomize_batch_norm
 
@@ -37,7 +38,7 @@ TINY = {
     "motion_output_size": 16,
     "flow_head_hidden_size": 16,
     "mask_hidden_size": 16,
-    "num_iterations": 3,
+    "num_iterations": 2,
 }
 
 
@@ -63,6 +64,31 @@ def input_padder(height: int, width: int, mode: str) -> list[int]:
     if mode == "sintel":
         return [pad_wd // 2, pad_wd - pad_wd // 2, pad_ht // 2, pad_ht - pad_ht // 2]
     return [pad_wd // 2, pad_wd - pad_wd // 2, 0, pad_ht]
+
+
+class TestRaftConformance(ModelConformance):
+    """The part of the suite every model runs (RAFT is not a classifier): the tiny large-style model, with
+    BatchNorm in the context encoder and convex upsampling."""
+
+    config_class = RaftConfig
+    base_model_class = RaftModel
+    task_model_class = RaftModel
+    video_processor_class = RaftVideoProcessor
+    output_name = "flow"
+
+    def make_config(self, **overrides):
+        return RaftConfig(**{**TINY, **overrides})
+
+    def make_pixel_values(self, config, batch_size=2):
+        return random_pairs(batch_size, 32, 40, seed=batch_size)
+
+    def make_targets(self, config, inputs):
+        pairs = inputs["pixel_values"]
+        generator = torch.Generator().manual_seed(0)
+        return {"flow_labels": torch.randn(pairs.shape[0], 2, *pairs.shape[-2:], generator=generator)}
+
+    def make_video_processor(self, config):
+        return RaftVideoProcessor()
 
 
 # ---- the original code's fixtures --------------------------------------------------------------------------
