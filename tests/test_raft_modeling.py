@@ -11,13 +11,14 @@ import torch
 import torchvision
 from safetensors.torch import load_file
 from torch.nn import functional as F
-from transformers import AutoConfig, AutoModel, AutoVideoProcessor
+from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, AutoVideoProcessor
 
 from conversion.common import ConversionError, meta_state_dict_from_manifest
 from conversion.convert_raft_original import PUBLISHED, convert_original_state_dict
 from conversion.convert_raft_torchvision import convert_torchvision_state_dict
 from hf_videomodels.models.raft import RaftConfig, RaftModel, RaftVideoProcessor
 from hf_videomodels.models.raft.modeling_raft import sequence_loss
+from hf_videomodels.registration import find_architecture
 
 from .conformance import ModelConformance
 from .conftest import REFERENCE_DIR, require_shared
@@ -372,6 +373,14 @@ def test_presets_and_auto_classes(tmp_path):
     pairs = random_pairs(1, 32, 32)
     with torch.no_grad():
         assert torch.equal(loaded(pairs).flow, model(pairs).flow)
+
+
+def test_registered_as_a_model_not_a_classifier():
+    arch = find_architecture("raft")
+    assert arch.model_class is RaftModel and arch.classification_class is None
+    assert arch.classes == (RaftConfig, RaftModel, RaftVideoProcessor)
+    with pytest.raises(ValueError, match="Unrecognized configuration class"):
+        AutoModelForVideoClassification.from_config(RaftConfig(**TINY))
 
 
 def test_warm_start_adds_the_initial_flow():
