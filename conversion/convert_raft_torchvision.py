@@ -23,21 +23,15 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import (
-    ConversionError,
-    base_arg_parser,
-    load_checkpoint,
-    load_converted,
-    run_script,
-    save_converted,
-)
+from conversion.common import ConversionError, base_arg_parser, load_converted, run_script, save_converted
 from conversion.convert_raft_original import (
     build_video_processor,
     convert_by_layout,
     model_card,
-    torchvision_metrics,
     strip_data_parallel_prefix,
+    torchvision_metrics,
 )
+from conversion.convert_video_swin_torchvision import source_state_dict
 from hf_videomodels.models.raft import RaftConfig, RaftModel
 
 SOURCE_URL = "https://github.com/pytorch/vision/blob/main/torchvision/models/optical_flow/raft.py"
@@ -180,16 +174,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--weights", default="DEFAULT", help="torchvision weight name, e.g. C_T_V2 (default: DEFAULT)")
     parser.add_argument("--padding-mode", choices=("sintel", "kitti"), default="sintel")
     args = parser.parse_args(argv)
-    if (args.model is None) == (args.checkpoint is None):
-        raise ConversionError("give exactly one of --model and --checkpoint")
-    if args.model is not None:
-        import torchvision
+    import torchvision
 
-        state_dict = getattr(torchvision.models.optical_flow, args.model)(weights=args.weights).state_dict()
+    optical_flow = torchvision.models.optical_flow
+    state_dict = source_state_dict(args, lambda model: getattr(optical_flow, model)(weights=args.weights))
+    if args.model is not None:
         weights_enum = "Raft_Large_Weights" if args.model == "raft_large" else "Raft_Small_Weights"
-        name = f"{args.model}_{getattr(torchvision.models.optical_flow, weights_enum)[args.weights].name}"
+        name = f"{args.model}_{getattr(optical_flow, weights_enum)[args.weights].name}"
     else:
-        state_dict, name = load_checkpoint(args.checkpoint), Path(str(args.checkpoint)).stem
+        name = Path(str(args.checkpoint)).stem
     config, converted = convert_torchvision_state_dict(state_dict)
     model = load_converted(RaftModel, config, converted)
     processor = build_video_processor(args.padding_mode)
