@@ -211,8 +211,19 @@ def _temporal_blocks(state: Mapping[str, torch.Tensor], pathway: int, stage: int
     return kernel, count if kernel != 1 else depth
 
 
-def _nonlocal_settings(state, cfg, depths) -> dict:
-    """Non-local block positions from the tensors; their pooling and normalisation from the cfg."""
+def nonlocal_blocks_from_location(location) -> dict[str, list[list[int]]]:
+    """Our ``slow_nonlocal_blocks`` / ``fast_nonlocal_blocks`` from PySlowFast's ``NONLOCAL.LOCATION``, which lists
+    per stage (res2 .. res5) and per pathway (Slow, Fast) the blocks a non-local block follows."""
+    if len(location) != NUM_STAGES or any(len(stage) != len(PATHWAYS) for stage in location):
+        raise ConversionError(f"NONLOCAL.LOCATION must list {NUM_STAGES} stages x {len(PATHWAYS)} pathways, got {location}")
+    return {
+        f"{pathway}_nonlocal_blocks": [sorted(stage[p]) for stage in location] for p, pathway in enumerate(PATHWAYS)
+    }
+
+
+def _nonlocal_settings(state, cfg) -> dict:
+    """Non-local block positions from the tensors (checked against the cfg's ``NONLOCAL.LOCATION`` when it has
+    one); their pooling and normalisation from the cfg."""
     blocks = {pathway: [[] for _ in range(NUM_STAGES)] for pathway in PATHWAYS}
     for key in state:
         match = re.fullmatch(r"s(\d)\.pathway(\d)_nonlocal(\d+)\.conv_theta\.weight", key)
@@ -220,8 +231,16 @@ def _nonlocal_settings(state, cfg, depths) -> dict:
             stage, pathway, block = int(match.group(1)) - 2, int(match.group(2)), int(match.group(3))
             blocks[PATHWAYS[pathway]][stage].append(block)
     settings = {f"{pathway}_nonlocal_blocks": [sorted(b) for b in blocks[pathway]] for pathway in PATHWAYS}
+    location = cfg_value(cfg, "NONLOCAL", "LOCATION")
+    if location is not None and nonlocal_blocks_from_location(location) != settings:
+        raise ConversionError(
+            f"the checkpoint's non-local tensors sit at {settings}, its cfg's NONLOCAL.LOCATION says {location}"
+        )
     used = [(s, p) for p, pathway in enumerate(PATHWAYS) for s in range(NUM_STAGES) if blocks[pathway][s]]
     if used:
+        groups = cfg_value(cfg, "NONLOCAL", "GROUP")
+        if groups and any(groups[s][p] != 1 for s, p in used):
+            raise ConversionError(f"non-local blocks over temporal groups (NONLOCAL.GROUP={groups}) are not supported")
         pools = cfg_value(cfg, "NONLOCAL", "POOL")
         sizes = {tuple(pools[s][p]) for s, p in used} if pools else {(1, 2, 2)}
         if len(sizes) != 1:
@@ -268,7 +287,7 @@ def infer_config(
         "slow_stem_temporal_kernel_size": slow_stem.shape[2],
         "fast_stem_temporal_kernel_size": fast_stem.shape[2],
         "dropout_prob": cfg_value(cfg, "MODEL", "DROPOUT_RATE") or 0.5,
-        **_nonlocal_settings(state, cfg, depths),
+        **_nonlocal_settings(state, cfg),
     }
     for p, pathway in enumerate(PATHWAYS):
         found = [_temporal_blocks(state, p, stage, depth) for stage, depth in enumerate(depths)]

@@ -343,7 +343,8 @@ VARIANTS = {
 
 
 def processor_kwargs(variant: ScenicVariant | None, config: ViViTConfig) -> dict:
-    """Scenic's test input of the variant's config (DMVR, ``zero_centering``): 4 clips x 3 crops."""
+    """Scenic's test input of the variant's config (DMVR's exact-stride clips, ``zero_centering``): 4 clips x
+    3 crops."""
     crop_height, crop_width = (variant.crop, variant.crop) if variant else pair(config.image_size)
     short_side = variant.short_side if variant else round(min(crop_height, crop_width) * 256 / 224)
     from hf_videomodels.models.vivit import ViViTVideoProcessor
@@ -353,6 +354,8 @@ def processor_kwargs(variant: ScenicVariant | None, config: ViViTConfig) -> dict
         "num_frames": config.num_frames,
         "sampling": "clip",
         "frame_sample_rate": variant.frame_sample_rate if variant else defaults.frame_sample_rate,
+        "clip_alignment": "dmvr",
+        "short_video": "loop",
         "size": {"shortest_edge": short_side},
         "crop_size": {"height": crop_height, "width": crop_width},
         "num_clips": 4,

@@ -98,6 +98,80 @@ def test_single_frame_video():
     np.testing.assert_array_equal(segment_indices(1, 4), [0, 0, 0, 0])
 
 
+# ------------------------------------------------------------------------ exact-stride clips (mmaction2, DMVR)
+# 32 frames at stride 2, as ViViT (DMVR) and Video Swin (mmaction2) sample Kinetics; indices worked out by hand.
+
+
+def exact_clip(start: int, total: int, num_frames: int = 32, stride: int = 2) -> list[int]:
+    return [(start + stride * k) % total for k in range(num_frames)]
+
+
+def test_dmvr_single_view_is_the_centred_window():
+    # sample_sequence(random=False): start (T - 32 * 2) // 2, frames exactly 2 apart (no linspace step of 3).
+    assert clip_indices(300, 32, 2, alignment="dmvr").tolist() == exact_clip(118, 300)
+    assert clip_indices(301, 32, 2, alignment="dmvr").tolist() == exact_clip(118, 301)
+    assert clip_indices(70, 32, 2, alignment="dmvr").tolist() == list(range(3, 67, 2))
+
+
+def test_dmvr_test_views_start_at_a_float32_linspace():
+    # sample_linspace_sequence: starts tf.linspace(0., T - 64, 4) cast to int32. T = 300: 236 / 3 = 78.67, so
+    # 0, 78, 157, 236 (SlowFast's "centre" spacing, i * floor(236 / 3), would give 0, 78, 156, 234).
+    views = sample_views(300, 32, sample_rate=2, num_clips=4, alignment="dmvr", short_video="loop")
+    assert [view.tolist() for view in views] == [exact_clip(start, 300) for start in (0, 78, 157, 236)]
+    views = sample_views(71, 32, sample_rate=2, num_clips=3, alignment="dmvr", short_video="loop")
+    assert [int(view[0]) for view in views] == [0, 3, 7]  # linspace(0, 7, 3) = 0, 3.5, 7
+
+
+def test_dmvr_short_videos_repeat_from_the_start():
+    # A 40-frame video tiled until 64 frames exist: frames 0, 2, ..., 38, then 0, 2, ..., 22; every view alike.
+    views = sample_views(40, 32, sample_rate=2, num_clips=4, alignment="dmvr", short_video="loop")
+    assert all(view.tolist() == list(range(0, 40, 2)) + list(range(0, 24, 2)) for view in views)
+    # 63 frames hold a 32 x 2 clip (its last frame is 62): no repeat at evaluation or training.
+    assert clip_indices(63, 32, 2, alignment="dmvr", short_video="loop").tolist() == list(range(0, 63, 2))
+    for seed in range(5):
+        indices = clip_indices(63, 32, 2, alignment="dmvr", short_video="loop", training=True, generator=seeded(seed))
+        assert indices.tolist() == list(range(0, 63, 2))
+        short = clip_indices(50, 32, 2, alignment="dmvr", short_video="loop", training=True, generator=seeded(seed))
+        assert short.tolist() == exact_clip(0, 50)
+
+
+@pytest.mark.parametrize(
+    "alignment, last_start",
+    # DMVR draws from 0 .. T - (32 - 1) * 2 - 1 = 37 on 100 frames (the last frame must fit, not the last stride);
+    # mmaction2 from 0 .. T - 32 * 2 = 36.
+    [("dmvr", 37), ("mmaction", 36)],
+)
+def test_exact_stride_training_starts(alignment, last_start):
+    draws = [
+        clip_indices(100, 32, 2, alignment=alignment, training=True, short_video="loop", generator=seeded(seed))
+        for seed in range(400)
+    ]
+    assert all(indices.tolist() == exact_clip(int(indices[0]), 100) for indices in draws)
+    assert {int(indices[0]) for indices in draws} == set(range(last_start + 1))
+    np.testing.assert_array_equal(
+        clip_indices(100, 32, 2, alignment=alignment, training=True, generator=seeded(3)),
+        clip_indices(100, 32, 2, alignment=alignment, training=True, generator=seeded(3)),
+    )
+
+
+@pytest.mark.parametrize("total", [1, 30, 63, 64, 65, 127, 300, 301, 1000, 1001])
+@pytest.mark.parametrize("num_clips", [1, 2, 3, 4, 10])
+def test_mmaction_test_clips_follow_sample_frames(total, num_clips):
+    # _get_test_clips in numpy's own form: offsets (arange(n) * avg + avg / 2).astype(int), 0 when T < 64.
+    room = total - 64 + 1
+    average = room / float(num_clips)
+    offsets = (np.arange(num_clips) * average + average / 2.0).astype(int) if total > 63 else np.zeros(num_clips, int)
+    expected = np.mod(offsets[:, None] + np.arange(32)[None, :] * 2, total)  # out_of_bound_opt="loop"
+    views = sample_views(total, 32, sample_rate=2, num_clips=num_clips, alignment="mmaction", short_video="loop")
+    np.testing.assert_array_equal(np.stack(views), expected)
+
+
+def test_exact_stride_alignments_refuse_target_fps():
+    for alignment in ("mmaction", "dmvr"):
+        with pytest.raises(ValueError, match="raw frames"):
+            clip_indices(300, 32, 2, alignment=alignment, fps=25.0, target_fps=30)
+
+
 # -------------------------------------------------------------------------------------------- segments
 
 

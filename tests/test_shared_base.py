@@ -153,3 +153,73 @@ def test_every_video_input_is_folded_per_view_and_collated():
     batch = collate(examples)
     assert set(batch) == {"pixel_values", "flow_values", "labels"}
     assert torch.equal(batch["flow_values"], flow[:, 0]) and batch["labels"].tolist() == [0, 1]
+
+
+# ---- pieces several architectures share -------------------------------------------------------------------
+
+
+def test_vit_configs_share_their_fields_and_validation():
+    """ViT per frame and TimeSformer are ViTEncoderConfig subclasses: the same fields, messages and patch grid;
+    each keeps its own defaults (LayerNorm eps 1e-12 vs 1e-6) and adds its own checks."""
+    from hf_videomodels.configuration_utils import ViTEncoderConfig
+    from hf_videomodels.models.timesformer import TimeSformerConfig
+    from hf_videomodels.models.vit_frames import ViTFramesConfig
+
+    for config_class, eps in ((ViTFramesConfig, 1e-12), (TimeSformerConfig, 1e-6)):
+        assert issubclass(config_class, ViTEncoderConfig) and config_class().layer_norm_eps == eps
+        assert config_class(image_size=(224, 160), patch_size=32).patch_grid == (7, 5)
+        for bad, message in (({"hidden_size": 100}, "multiple of num_attention_heads"),
+                             ({"drop_path_rate": 1.0}, r"drop_path_rate must be in \[0, 1\)"),
+                             ({"num_hidden_layers": 0}, "num_hidden_layers must be positive"),
+                             ({"patch_size": 300}, "at least one patch")):  # fmt: skip
+            with pytest.raises(Exception, match=message):
+                config_class(**bad)
+    with pytest.raises(Exception, match="global_stride must be positive"):
+        TimeSformerConfig(global_stride=0)
+    with pytest.raises(Exception, match="classifier_dropout_prob"):
+        ViTFramesConfig(classifier_dropout_prob=1.0)
+
+
+def test_conv3d_backbone_input_checks_and_transposes():
+    from hf_videomodels.modeling_utils import backbone_output, conv3d_backbone_input
+
+    class Model:
+        config = type("Config", (), {"num_channels": 3, "output_hidden_states": True, "return_dict": False})()
+
+    clips = torch.randn(2, 4, 3, 5, 6)
+    hidden, output_hidden_states, return_dict = conv3d_backbone_input(Model(), clips, None, None)
+    assert hidden.shape == (2, 3, 4, 5, 6) and torch.equal(hidden[1, :, 2], clips[1, 2])
+    assert (output_hidden_states, return_dict) == (True, False)
+    conv = nn.Conv3d(3, 4, 1).to(memory_format=torch.channels_last_3d)
+    hidden, *_ = conv3d_backbone_input(Model(), clips, False, True, first_conv=conv)
+    assert hidden.is_contiguous(memory_format=torch.channels_last_3d)
+    with pytest.raises(ValueError, match=r"\(batch, frames, 3, height, width\)"):
+        conv3d_backbone_input(Model(), torch.randn(2, 4, 2, 5, 6), None, None)
+    pooled = hidden.mean((2, 3, 4))
+    assert backbone_output(hidden, pooled, None, False) == (hidden, pooled)
+    output = backbone_output(hidden, pooled, [hidden], True)
+    assert output.hidden_states == (hidden,) and output.pooler_output is pooled
+
+
+@pytest.mark.parametrize("conv_class_name", ["Conv3d", "Conv3dAs2d", "Conv3dOneDNN"])
+def test_conv_unit_fast_paths_keep_the_conv3d(conv_class_name, monkeypatch):
+    """``ConvBNAct3d(conv_class=...)``: the same state dict and result as a plain Conv3d; Conv3dOneDNN sends CPU
+    fp32 inference through oneDNN and training through PyTorch's own dispatch."""
+    from hf_videomodels import layers
+
+    conv_class = getattr(nn, conv_class_name, None) or getattr(layers, conv_class_name)
+    torch.manual_seed(0)
+    plain = layers.ConvBNAct3d(4, 6, (1, 3, 3), padding=(0, 1, 1)).eval()
+    unit = layers.ConvBNAct3d(4, 6, (1, 3, 3), padding=(0, 1, 1), conv_class=conv_class).eval()
+    unit.load_state_dict(plain.state_dict())
+    assert type(unit.conv) is conv_class and unit.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(1, 4, 3, 7, 5).contiguous(memory_format=torch.channels_last_3d)
+    calls = []
+    original = torch.mkldnn_convolution
+    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or original(*args))
+    with torch.no_grad():
+        torch.testing.assert_close(unit(x), plain(x), rtol=1e-5, atol=1e-5)
+    onednn = conv_class_name == "Conv3dOneDNN" and torch.backends.mkldnn.is_available()
+    assert len(calls) == int(onednn)
+    unit.train()(x.requires_grad_()).sum().backward()
+    assert len(calls) == int(onednn) and x.grad is not None

@@ -215,6 +215,47 @@ def test_pyslowfast_and_caffe2_manifests_convert_completely(name):
     assert set(c2_converted) == set(converted)
 
 
+def _with_nonlocal_tensors(state: dict, location) -> dict:
+    """``state`` plus PySlowFast-named non-local tensors (meta) after the blocks ``location`` names."""
+    state = dict(state)
+    for stage, per_pathway in enumerate(location):
+        for p, blocks in enumerate(per_pathway):
+            channels = state[f"s{stage + 2}.pathway{p}_res0.branch2.c.weight"].shape[0]
+            for block in blocks:
+                prefix = f"s{stage + 2}.pathway{p}_nonlocal{block}"
+                for conv in ("theta", "phi", "g"):
+                    state[f"{prefix}.conv_{conv}.weight"] = torch.empty(channels // 2, channels, 1, 1, 1, device="meta")
+                    state[f"{prefix}.conv_{conv}.bias"] = torch.empty(channels // 2, device="meta")
+                state[f"{prefix}.conv_out.weight"] = torch.empty(channels, channels // 2, 1, 1, 1, device="meta")
+                state[f"{prefix}.conv_out.bias"] = torch.empty(channels, device="meta")
+                for name in ("weight", "bias", "running_mean", "running_var"):
+                    state[f"{prefix}.bn.{name}"] = torch.empty(channels, device="meta")
+    return state
+
+
+def test_nonlocal_checkpoint_follows_its_cfg_location():
+    """SLOWFAST_NLN_8x8_R50's layout (the 8x8 R50 tensors plus Slow non-local blocks after res3 blocks 1, 3 and
+    res4 blocks 1, 3, 5): every tensor is placed, where the cfg's NONLOCAL.LOCATION says; a cfg that disagrees
+    with the tensors, or temporal groups, are refused."""
+    location = [[[], []], [[1, 3], []], [[1, 3, 5], []], [[], []]]
+    state = _with_nonlocal_tensors(_meta_state(_manifest("SLOWFAST_8x8_R50")), location)
+    cfg = {"NONLOCAL": {"LOCATION": location, "GROUP": [[1, 1]] * 4, "INSTANTIATION": "dot_product",
+                        "POOL": [[[1, 2, 2], [1, 2, 2]]] * 4}}  # fmt: skip
+    config, converted = convert_pyslowfast_state_dict(state, cfg, variant="SLOWFAST_8x8_R50")
+    assert config.slow_nonlocal_blocks == [[], [1, 3], [1, 3, 5], []] and config.fast_nonlocal_blocks == [[]] * 4
+    assert config.nonlocal_pool_size == [1, 2, 2] and config.nonlocal_instantiation == "dot_product"
+    assert "slowfast.slow.stages.2.nonlocal_blocks.5.theta.weight" in converted
+    with torch.device("meta"):
+        model = SlowFastForVideoClassification(config)
+    model.load_state_dict(converted, strict=True, assign=True)
+    moved = {**cfg, "NONLOCAL": {**cfg["NONLOCAL"], "LOCATION": [[[], []], [[1, 3], []], [[1, 3, 4], []], [[], []]]}}
+    with pytest.raises(ConversionError, match="NONLOCAL.LOCATION"):
+        convert_pyslowfast_state_dict(state, moved, variant="SLOWFAST_8x8_R50")
+    grouped = {**cfg, "NONLOCAL": {**cfg["NONLOCAL"], "GROUP": [[1, 1], [2, 1], [1, 1], [1, 1]]}}
+    with pytest.raises(ConversionError, match="GROUP"):
+        convert_pyslowfast_state_dict(state, grouped, variant="SLOWFAST_8x8_R50")
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -186,6 +186,101 @@ def test_nonlocal_blocks(instantiation):
         assert torch.isfinite(model(torch.randn(1, 8, 3, 64, 64)).logits).all()
 
 
+# PySlowFast's NONLOCAL.LOCATION of its two non-local SlowFast configs: per stage (res2 .. res5), [Slow, Fast].
+NLN_LOCATIONS = {
+    "SLOWFAST_NLN_8x8_R50": ([3, 4, 6, 3], [[[], []], [[1, 3], []], [[1, 3, 5], []], [[], []]]),
+    "SLOWFAST_NLN_16x8_R101_50_50": ([3, 4, 23, 3], [[[], []], [[], []], [[6, 13, 20], []], [[], []]]),
+}
+
+
+@pytest.mark.parametrize("instantiation", ["dot_product", "softmax"])
+@pytest.mark.parametrize("pool", [(1, 2, 2), (1, 1, 1), (2, 2, 2)])
+@pytest.mark.parametrize("shape", [(2, 64, 4, 14, 14), (1, 32, 3, 7, 5)])
+def test_nonlocal_block_matches_pytorchvideo(instantiation, pool, shape):
+    """Our block against pytorchvideo's ``NonLocal`` (the same operation as PySlowFast's ``Nonlocal``) with the
+    same random weights and BatchNorm statistics, at a res4-like and an odd size (the max-pool floors 7 x 5)."""
+    from pytorchvideo.layers.nonlocal_net import create_nonlocal
+
+    channels = shape[1]
+    config = SlowFastConfig(**TINY, nonlocal_instantiation=instantiation, nonlocal_pool_size=list(pool))
+    torch.manual_seed(0)
+    theirs = create_nonlocal(
+        dim_in=channels, dim_inner=channels // 2, pool_size=pool, instantiation=instantiation,
+        norm_eps=config.batch_norm_eps, norm_momentum=config.batch_norm_momentum,
+    ).eval()  # fmt: skip
+    randomize_batch_norm(theirs)
+    ours = SlowFastNonLocal(config, channels).eval()
+    renames = {"conv_theta": "theta", "conv_phi": "phi", "conv_g": "g", "conv_out": "out", "norm": "bn"}
+    ours.load_state_dict({renames[k.split(".")[0]] + k[k.index("."):]: v for k, v in theirs.state_dict().items()})
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, actual = theirs(x), ours(x)
+    assert (expected - x).abs().max() > 0.1  # the non-local branch contributes
+    assert (actual - expected).abs().max() <= 1e-5
+
+
+def test_nonlocal_block_at_res3_size_is_as_exact_as_pytorchvideo():
+    """At SlowFast R50's res3 size (512 channels, 8 x 28 x 28) the branch reaches ~40 and float32 rounding alone
+    moves either implementation ~2e-5 from the float64 result; our dot-product form, ``q (k^T v) / P``, stays as
+    close to it as pytorchvideo's ``(q k^T / P) v``."""
+    from pytorchvideo.layers.nonlocal_net import create_nonlocal
+
+    torch.manual_seed(0)
+    theirs = create_nonlocal(dim_in=512, dim_inner=256, pool_size=(1, 2, 2), instantiation="dot_product").eval()
+    randomize_batch_norm(theirs)
+    ours = SlowFastNonLocal(SlowFastConfig(**TINY), 512).eval()
+    renames = {"conv_theta": "theta", "conv_phi": "phi", "conv_g": "g", "conv_out": "out", "norm": "bn"}
+    ours.load_state_dict({renames[k.split(".")[0]] + k[k.index("."):]: v for k, v in theirs.state_dict().items()})
+    x = torch.randn(1, 512, 8, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ours_out, theirs_out = ours(x).double(), theirs(x).double()
+        exact = theirs.double()(x.double())
+    assert (ours_out - theirs_out).abs().max() <= 1e-4
+    assert (ours_out - exact).abs().max() <= 1.5 * (theirs_out - exact).abs().max()
+
+
+def test_fresh_nonlocal_blocks_start_as_the_identity_like_pyslowfast():
+    """PySlowFast zero-initialises the block's final BatchNorm (``transform_final_bn``, with the SlowFast configs'
+    ``ZERO_INIT_FINAL_BN: True``) and not its output conv (``zero_init`` is set but never read)."""
+    model = SlowFastForVideoClassification(SlowFastConfig(**TINY, slow_nonlocal_blocks=[[], [0], [], []])).eval()
+    (block,) = [m for m in model.modules() if isinstance(m, SlowFastNonLocal)]
+    assert not block.bn.weight.any() and not block.bn.bias.any()
+    assert block.out.weight.any() and block.theta.weight.any()
+    x = torch.randn(1, block.theta.in_channels, 2, 4, 4)
+    with torch.no_grad():
+        assert torch.equal(block(x), x)
+
+
+@pytest.mark.parametrize("name", NLN_LOCATIONS)
+def test_nonlocal_blocks_run_where_pyslowfast_location_puts_them(name):
+    """PySlowFast's ``ResStage`` runs, per pathway, block ``i`` and then ``pathway{p}_nonlocal{i}`` when ``i`` is in
+    ``LOCATION[stage][p]``; our stages run in that order (hooks record it), from the converter's reading of
+    LOCATION."""
+    from conversion.convert_slowfast_pyslowfast import nonlocal_blocks_from_location
+
+    depths, location = NLN_LOCATIONS[name]
+    settings = nonlocal_blocks_from_location(location)
+    model = SlowFastModel(SlowFastConfig(**{**TINY, "depths": depths, "image_size": 32}, **settings)).eval()
+    expected, order = [], []
+    for p, pathway in enumerate(("slow", "fast")):
+        for stage, depth in enumerate(depths):
+            for block in range(depth):
+                expected.append(f"s{stage + 2}.pathway{p}_res{block}")
+                if block in location[stage][p]:
+                    expected.append(f"s{stage + 2}.pathway{p}_nonlocal{block}")
+                our_stage = getattr(model, pathway).stages[stage]
+                modules = [(our_stage.blocks[block], f"s{stage + 2}.pathway{p}_res{block}")]
+                if str(block) in our_stage.nonlocal_blocks:
+                    modules.append((our_stage.nonlocal_blocks[str(block)], f"s{stage + 2}.pathway{p}_nonlocal{block}"))
+                for module, label in modules:
+                    module.register_forward_hook(lambda *_, label=label: order.append(label))
+    with torch.no_grad():
+        model(torch.randn(1, 8, 3, 32, 32))
+    for p in range(2):  # the pathways interleave stage by stage; within each, the order is PySlowFast's
+        assert [x for x in order if f".pathway{p}_" in x] == [x for x in expected if f".pathway{p}_" in x]
+    assert sum("nonlocal" in x for x in order) == sum(len(stage[0]) + len(stage[1]) for stage in location)
+
+
 def test_config_validation():
     with pytest.raises(Exception, match="multiple of alpha"):
         SlowFastConfig(num_frames=30)

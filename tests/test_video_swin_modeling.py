@@ -145,6 +145,21 @@ def test_mmaction_test_clips():
     assert short[0].tolist() == [i % 40 for i in range(0, 64, 2)] and short[1].tolist() == short[0].tolist()
 
 
+def test_processor_training_clip_is_mmactions():
+    """SampleFrames(32, 2) at training on 80 frames: a start drawn from 0 .. 80 - 64 = 16, frames exactly 2 apart
+    (frame i of the video is the constant 3 * i)."""
+    video = np.broadcast_to((np.arange(80, dtype=np.uint8) * 3)[:, None, None, None], (80, 40, 48, 3)).copy()
+    processor = VideoSwinVideoProcessor(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16})
+    starts = set()
+    for seed in range(60):
+        pixel_values = processor(video, training=True, seed=seed, return_tensors="pt")["pixel_values"]
+        frame_values = pixel_values[0, :, 0].mean((-1, -2)) * processor.image_std[0] + processor.image_mean[0]
+        indices = (frame_values * 255 / 3).round().long()
+        assert indices.diff().eq(2).all()
+        starts.add(int(indices[0]))
+    assert starts <= set(range(17)) and {0, 16} & starts and len(starts) > 8
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -265,18 +265,23 @@ def test_processor_is_scenics_kinetics_input():
     pixel_values = processor(video, return_tensors="pt")["pixel_values"]
     assert pixel_values.shape == (1, 32, 3, 224, 224)
     values = pixel_values[0, :, 0, 0, 0]
-    indices = (values + 1) * 255 / 2 / 3
-    # The package's clip sampler (SlowFast's float linspace over the 64-frame span, truncated): steps of 2,
-    # and one of 3 where the truncation catches up (DMVR steps exactly 2; the last frame is at most 1 later).
-    steps = indices.diff().round()
-    assert (
-        set(steps.tolist()) <= {2.0, 3.0} and (steps == 2).sum() >= 30 and round(float(indices[-1] - indices[0])) == 63
-    )
+    indices = ((values + 1) * 255 / 2 / 3).round().long()
+    # DMVR's centred window: start (70 - 32 * 2) // 2 = 3, then exactly every 2nd frame.
+    assert indices.tolist() == list(range(3, 67, 2))
     assert pixel_values.min() >= -1 and pixel_values.max() <= 1
+    # Training: a random start in 0 .. 70 - 31 * 2 - 1 = 7, still exactly every 2nd frame.
+    small = {"size": {"shortest_edge": 20}, "crop_size": {"height": 16, "width": 16}}
+    for seed in range(5):
+        train = processor(video, training=True, seed=seed, return_tensors="pt", **small)["pixel_values"]
+        train_indices = ((train[0, :, 0].mean((-1, -2)) + 1) * 255 / 2 / 3).round().long()
+        assert 0 <= train_indices[0] <= 7 and train_indices.diff().eq(2).all()
     kwargs = processor_kwargs(VARIANTS["vivit_base_16x2_unfactorized_k400"], tiny_config("spatio_temporal"))
     views = ViViTVideoProcessor(**{**kwargs, "num_frames": 2, "size": {"shortest_edge": 20},
                                    "crop_size": {"height": 16, "width": 16}})(video, return_tensors="pt")  # fmt: skip
     assert views["pixel_values"].shape == (1, 12, 2, 3, 16, 16)  # 4 clips x 3 crops
+    # The 4 clips start at tf.linspace(0, 70 - 2 * 2, 4) = 0, 22, 44, 66 (views are clip-major).
+    starts = ((views["pixel_values"][0, ::3, 0, 0, 0, 0] + 1) * 255 / 2 / 3).round().long()
+    assert starts.tolist() == [0, 22, 44, 66]
     ssv2 = processor_kwargs(VARIANTS["vivit_large_16x2_fe_ssv2"], tiny_config("spatio_temporal"))
     assert (ssv2["frame_sample_rate"], ssv2["size"], ssv2["crop_size"]["height"]) == (1, {"shortest_edge": 288}, 256)
 

@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import ImageClassifierOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
 
 from .layers.consensus import FrameConsensus
 
@@ -38,6 +38,42 @@ def output_flags(config, output_hidden_states, output_attentions, return_dict) -
         config.output_hidden_states if output_hidden_states is None else output_hidden_states,
         config.output_attentions if output_attentions is None else output_attentions,
         config.return_dict if return_dict is None else return_dict,
+    )
+
+
+def conv3d_backbone_input(
+    model: PreTrainedModel,
+    pixel_values: torch.Tensor,
+    output_hidden_states: bool | None,
+    return_dict: bool | None,
+    first_conv: nn.Conv3d | None = None,
+) -> tuple[torch.Tensor, bool, bool]:
+    """The start of a 3D CNN backbone's forward: the clips checked and in Conv3d's layout, ``(batch, channels,
+    frames, height, width)`` (a view of the processor's ``(batch, frames, channels, height, width)``), and the
+    ``output_hidden_states`` / ``return_dict`` switches resolved from the config. With ``first_conv`` given and
+    its weight in ``channels_last_3d`` (a model put in that layout), the clips are copied into that layout too: a
+    cheap copy of a few channels that lets the first conv and the pools after it run channels-last."""
+    output_hidden_states, _, return_dict = output_flags(model.config, output_hidden_states, False, return_dict)
+    check_video_input(pixel_values, model.config.num_channels)
+    hidden = pixel_values.permute(0, 2, 1, 3, 4)
+    if first_conv is not None and first_conv.weight.is_contiguous(memory_format=torch.channels_last_3d):
+        hidden = hidden.contiguous(memory_format=torch.channels_last_3d)
+    return hidden, output_hidden_states, return_dict
+
+
+def backbone_output(
+    last_hidden_state: torch.Tensor,
+    pooler_output: torch.Tensor,
+    hidden_states: list[torch.Tensor] | None,
+    return_dict: bool,
+) -> BaseModelOutputWithPooling | tuple:
+    """A backbone's output: ``BaseModelOutputWithPooling``, or with ``return_dict=False`` the tuple of its
+    non-None fields (``hidden_states`` is None unless asked for)."""
+    hidden_states = tuple(hidden_states) if hidden_states is not None else None
+    if not return_dict:
+        return tuple(v for v in (last_hidden_state, pooler_output, hidden_states) if v is not None)
+    return BaseModelOutputWithPooling(
+        last_hidden_state=last_hidden_state, pooler_output=pooler_output, hidden_states=hidden_states
     )
 
 

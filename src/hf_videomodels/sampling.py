@@ -17,10 +17,10 @@ and decode only those.
 - evaluation, ``alignment="centre"`` (SlowFast's ``USE_OFFSET_SAMPLING``): a single view starts at
   ``floor(delta / 2)`` (the centred clip); ``n > 1`` views start at ``i * floor(delta / (n - 1))``, spread
   from the first frame to the last;
-- evaluation, ``alignment="mmaction"`` (mmaction2's ``SampleFrames`` test clips, used by Video Swin): the room
-  ``total - clip_size + 1`` is cut into ``n`` equal intervals and view ``i`` starts at
-  ``int((i + 0.5) * room / n)`` (0 when the video is shorter than the clip); its frames are exactly
-  ``sample_rate`` apart (no linspace), and ``fps`` / ``target_fps`` are not used;
+- ``alignment="mmaction"`` (mmaction2's ``SampleFrames``, used by Video Swin) and ``alignment="dmvr"``
+  (DeepMind's DMVR ``sample_sequence`` / ``sample_linspace_sequence``, used by Scenic's ViViT) place clips by
+  their own code's rules, below, and take frames exactly ``sample_rate`` apart: ``start + sample_rate * k``,
+  no linspace. They sample raw frames (``fps`` / ``target_fps`` are refused);
 - otherwise the ``num_frames`` positions are ``linspace(start, start + clip_size - 1, num_frames)`` computed in
   float32 and truncated to integers. So the real spacing is ``(clip_size - 1) / (num_frames - 1)``, slightly
   more than ``sample_rate`` (8 frames "at rate 32" are 36.4 frames apart and span 256 frames);
@@ -29,6 +29,20 @@ and decode only those.
   ``short_video="loop"`` wraps them around to the start (index modulo length), which is how DeepMind's I3D
   ("Quo Vadis", sec. 3.5) fills its 64-frame clips from short videos: "looping the video as many times as
   necessary".
+
+**Exact-stride clips** (``alignment="mmaction"`` or ``"dmvr"``), with ``T`` the video's frames, ``n`` the clip's
+frames and ``s`` the stride:
+
+- mmaction2 (``SampleFrames(clip_len=n, frame_interval=s)``): the room for a start is ``room = T - n * s + 1``;
+  training draws the start uniformly from ``0 .. room - 1`` (``np.random.randint(room)``); evaluation cuts the
+  room into ``num_clips`` intervals of ``room / num_clips`` and view ``i`` starts at the middle of interval
+  ``i``, truncated (``int(i * interval + interval / 2)``); a video with ``room <= 0`` starts at 0;
+- DMVR: training draws the start from ``0 .. max(T - (n - 1) * s, 1) - 1`` (the clip's last frame, not its
+  last stride, must fit); a single evaluation view is the centred window, start ``max(T - n * s, 0) // 2``;
+  ``num_clips > 1`` views start at ``tf.linspace(0, max(T - n * s, 0), num_clips)`` computed in float32 and
+  truncated, so the first view starts at frame 0 and the last at ``T - n * s``;
+- DMVR fills a clip longer than the video by repeating the whole video (``tf.tile`` then ``gather``), which is
+  ``short_video="loop"``; mmaction2's Video Swin configs use ``out_of_bound_opt="loop"`` as well.
 
 **Segment sampling** (:func:`segment_indices`) is TSN's: the video is cut into ``num_frames`` equal segments
 and one frame is taken from each, in the exact form SlowFast / TimeSformer use for Something-Something v2
@@ -57,11 +71,13 @@ from typing import Literal
 import numpy as np
 import torch
 
-ClipAlignment = Literal["start", "centre", "mmaction"]
+ClipAlignment = Literal["start", "centre", "mmaction", "dmvr"]
 ShortVideo = Literal["clamp", "loop"]
 Sampling = Literal["clip", "segments", "tsn"]
 
-CLIP_ALIGNMENTS = ("start", "centre", "mmaction")
+CLIP_ALIGNMENTS = ("start", "centre", "mmaction", "dmvr")
+# Alignments whose clips are exactly `sample_rate` frames apart, in raw frames, placed by their own code's rules.
+EXACT_STRIDE_ALIGNMENTS = ("mmaction", "dmvr")
 SHORT_VIDEO_MODES = ("clamp", "loop")
 SAMPLING_MODES = ("clip", "segments", "tsn")
 
@@ -109,14 +125,18 @@ def clip_indices(
     if not 0 <= clip_index < num_clips:
         raise ValueError(f"clip_index must be in [0, {num_clips}), got {clip_index}")
 
-    clip_size = num_frames * sample_rate
-    if alignment == "mmaction" and not training:
-        room = total_num_frames - clip_size + 1
-        start = int((clip_index + 0.5) * room / num_clips) if room > 0 else 0
+    if alignment in EXACT_STRIDE_ALIGNMENTS:
+        if target_fps is not None:
+            raise ValueError(f"alignment={alignment!r} samples raw frames, as its original does; drop target_fps")
+        _check_positive_int("sample_rate", sample_rate)
+        start_of = _mmaction_start if alignment == "mmaction" else _dmvr_start
+        start = start_of(total_num_frames, num_frames, sample_rate, training, clip_index, num_clips, generator)
         positions = start + np.arange(num_frames, dtype=np.int64) * sample_rate
         if short_video == "clamp":
             return np.minimum(positions, total_num_frames - 1)
         return positions % total_num_frames
+
+    clip_size = num_frames * sample_rate
     if fps is not None and target_fps is not None:
         # Sample as if the video ran at target_fps: a 25 fps video covers fewer source frames per clip.
         clip_size = clip_size * fps / target_fps
@@ -137,6 +157,35 @@ def clip_indices(
     else:
         indices = positions.long() % total_num_frames
     return indices.numpy()
+
+
+def _random_below(high: int, generator: torch.Generator | None) -> int:
+    return int(torch.randint(high, (), generator=generator))
+
+
+def _mmaction_start(total, num_frames, sample_rate, training, clip_index, num_clips, generator) -> int:
+    """mmaction2's ``SampleFrames`` clip start (``_get_train_clips`` with one clip / ``_get_test_clips``)."""
+    room = total - num_frames * sample_rate + 1
+    if room <= 0:
+        return 0
+    if training:
+        return _random_below(room, generator)
+    interval = room / num_clips  # float64, as numpy computes it in the original
+    return int(clip_index * interval + interval / 2)
+
+
+def _dmvr_start(total, num_frames, sample_rate, training, clip_index, num_clips, generator) -> int:
+    """DMVR's clip start (``sample_sequence`` at training / for one view, ``sample_linspace_sequence`` for more)."""
+    if training:
+        return _random_below(max(total - (num_frames - 1) * sample_rate, 1), generator)
+    room = max(total - num_frames * sample_rate, 0)
+    if num_clips == 1:
+        return room // 2
+    if clip_index == num_clips - 1:  # tf.linspace ends exactly at its stop
+        return room
+    # tf.linspace in float32 (start + step * i), then a cast to int32 that truncates.
+    step = np.float32(room) / np.float32(num_clips - 1)
+    return int(step * np.float32(clip_index))
 
 
 def segment_indices(

@@ -14,7 +14,8 @@ original code bases (see :mod:`hf_videomodels.sampling` for the temporal side):
 2. **Temporal sampling** (``do_sample_frames``, default True): ``sampling="clip"`` takes ``num_frames``
    frames every ``frame_sample_rate`` frames (optionally rescaled to ``target_fps``), ``short_video`` says how
    videos shorter than a clip are filled ("clamp" repeats the last frame, SlowFast/TimeSformer; "loop" wraps
-   around, DeepMind I3D), ``clip_alignment`` places evaluation views ("start" or "centre");
+   around, DeepMind I3D), ``clip_alignment`` places evaluation views ("start" or "centre"), or takes clips
+   exactly ``frame_sample_rate`` apart as mmaction2 ("mmaction", Video Swin) or DMVR ("dmvr", ViViT) does;
    ``sampling="segments"`` takes one frame per equal segment (SlowFast's form of TSN's sampling),
    ``sampling="tsn"`` the original TSN code's form of it. Indices are chosen from the metadata
    first and only those frames are decoded. Pass ``do_sample_frames=False`` for frames that are already the
@@ -83,7 +84,14 @@ from transformers.video_utils import VideoMetadata
 
 from .errors import UserInputError, suggest
 from .layers.patch_embed import pair
-from .sampling import CLIP_ALIGNMENTS, SAMPLING_MODES, SHORT_VIDEO_MODES, repeated_frame_count, sample_views
+from .sampling import (
+    CLIP_ALIGNMENTS,
+    EXACT_STRIDE_ALIGNMENTS,
+    SAMPLING_MODES,
+    SHORT_VIDEO_MODES,
+    repeated_frame_count,
+    sample_views,
+)
 from .video_io import VideoSource, read_video
 
 logger = logging.get_logger(__name__)
@@ -117,7 +125,8 @@ class VideoClipKwargs(VideosKwargs, total=False):
     target_fps: sample as if the video ran at this rate (SlowFast's ``DATA.TARGET_FPS``); None: raw frames.
     short_video: "clamp" (repeat the last frame) or "loop" (wrap around) when a clip is longer than the video.
     clip_alignment: where evaluation clips sit: "start" (view i of n at ``delta * i / n``), "centre", or
-        "mmaction" (mmaction2's test clips, frames exactly ``frame_sample_rate`` apart; see ``sampling``).
+        "mmaction" / "dmvr" (mmaction2's / DMVR's clips, at training too: frames exactly ``frame_sample_rate``
+        apart, raw frames; see :mod:`hf_videomodels.sampling`).
     num_clips: temporal views at evaluation. num_crops: spatial views at evaluation, 1 (centre) or 3.
     channel_order: "rgb" or "bgr", the channel order the model was trained on.
     num_channels: 3 for RGB frames, 2 for optical flow (x, y) given as arrays.
@@ -135,7 +144,7 @@ class VideoClipKwargs(VideosKwargs, total=False):
     frame_sample_rate: int | None
     target_fps: int | float | None
     short_video: Literal["clamp", "loop"] | None
-    clip_alignment: Literal["start", "centre", "mmaction"] | None
+    clip_alignment: Literal["start", "centre", "mmaction", "dmvr"] | None
     num_clips: int | None
     num_crops: int | None
     channel_order: Literal["rgb", "bgr"] | None
@@ -273,6 +282,9 @@ class VideoClipProcessor(BaseVideoProcessor):
             raise ValueError(f"target_fps must be positive or None, got {options['target_fps']!r}")
         if options.get("fps") is not None:
             raise ValueError("fps sampling is not supported; use frame_sample_rate (and target_fps) instead")
+        if options["clip_alignment"] in EXACT_STRIDE_ALIGNMENTS and options["target_fps"] is not None:
+            alignment = options["clip_alignment"]
+            raise ValueError(f"clip_alignment={alignment!r} samples raw frames: target_fps must be None")
         if options["sampling"] in ("segments", "tsn") and options["num_clips"] != 1:
             raise ValueError("segment sampling covers the whole video in one temporal view: num_clips must be 1")
         if options["do_resize"] and fixed_or_short_side(options["size"]) is None:
@@ -316,7 +328,7 @@ class VideoClipProcessor(BaseVideoProcessor):
         frame_sample_rate: int | None = None,
         target_fps: float | None = None,
         short_video: Literal["clamp", "loop"] | None = None,
-        clip_alignment: Literal["start", "centre", "mmaction"] | None = None,
+        clip_alignment: Literal["start", "centre", "mmaction", "dmvr"] | None = None,
         num_clips: int | None = None,
         num_crops: int | None = None,
         do_sample_frames: bool | None = None,
@@ -344,7 +356,8 @@ class VideoClipProcessor(BaseVideoProcessor):
             frame_sample_rate: distance between a clip's frames, in source frames (at ``target_fps``).
             target_fps: sample as if the video ran at this frame rate (``None``: its own frames).
             short_video: ``"clamp"`` (repeat the last frame) or ``"loop"`` for videos shorter than a clip.
-            clip_alignment: where evaluation clips sit: ``"start"`` or ``"centre"``.
+            clip_alignment: where evaluation clips sit: ``"start"`` or ``"centre"``; ``"mmaction"`` or
+                ``"dmvr"`` for those code bases' exact-stride clips.
             num_clips: temporal views at evaluation.
             num_crops: spatial views at evaluation: 1 (centre) or 3 (both ends and the centre of the long side).
             do_sample_frames: ``False`` when the frames given already are the clip.

@@ -3,6 +3,7 @@
 from .conv3d import (
     SAME_TF,
     Conv3dAs2d,
+    Conv3dOneDNN,
     ConvBNAct3d,
     MaxPool3dSameTF,
     conv3d_onednn_on_cpu,

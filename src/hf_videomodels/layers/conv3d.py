@@ -109,13 +109,8 @@ class Conv3dAs2d(nn.Conv3d):
         return super().forward(x)
 
 
-def conv3d_onednn_on_cpu(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)``, but CPU fp32 inference always goes through oneDNN (mkldnn).
-
-    For a batch of one clip PyTorch picks its native kernel whenever ``N * C * T * H`` is small (C3D's conv1,
-    conv4a and conv5 at batch 1), and on channels_last_3d tensors that kernel is about half as fast as oneDNN's
-    (plus a layout copy each way). Training, autocast, ``torch.compile`` and other devices run ``conv`` unchanged.
-    """
+def _onednn_convolution(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor | None:
+    """oneDNN's ``conv(x)`` for CPU fp32 inference; None where PyTorch's own dispatch should run."""
     if (
         x.device.type == "cpu"
         and x.dtype == conv.weight.dtype == torch.float32
@@ -130,7 +125,28 @@ def conv3d_onednn_on_cpu(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
         return torch.mkldnn_convolution(
             x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups
         )
-    return conv(x)
+    return None
+
+
+def conv3d_onednn_on_cpu(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)``, but CPU fp32 inference always goes through oneDNN (mkldnn).
+
+    For a batch of one clip PyTorch picks its native kernel whenever ``N * C * T * H`` is small (C3D's conv1,
+    conv4a and conv5 at batch 1), and on channels_last_3d tensors that kernel is about half as fast as oneDNN's
+    (plus a layout copy each way). Training, autocast, ``torch.compile`` and other devices run ``conv`` unchanged.
+    """
+    out = _onednn_convolution(conv, x)
+    return conv(x) if out is None else out
+
+
+class Conv3dOneDNN(nn.Conv3d):
+    """A ``Conv3d`` whose CPU fp32 inference always goes through oneDNN (see :func:`conv3d_onednn_on_cpu`): faster
+    at batch 1 on channels_last_3d. Parameters, state dict and results (up to float rounding) are the
+    ``Conv3d``'s."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = _onednn_convolution(self, x)
+        return super().forward(x) if out is None else out
 
 
 class ConvBNAct3d(nn.Module):
@@ -143,10 +159,9 @@ class ConvBNAct3d(nn.Module):
         batch_norm: add a ``BatchNorm3d`` after the conv.
         eps, momentum: BatchNorm settings in PyTorch's convention (TensorFlow's decay 0.99 is momentum 0.01).
         activation: a name from transformers' ``ACT2FN`` ("relu", "gelu", ...), a module, or None.
-        conv_as_2d: make the conv a :class:`Conv3dAs2d` (faster 2D kernels for 1 x k x k and k x 1 x 1 convs on
-            ``channels_last_3d`` input; same parameters).
-        onednn_on_cpu: run CPU fp32 inference through oneDNN even where PyTorch would not (see
-            ``conv3d_onednn_on_cpu``): faster at batch 1 on channels_last_3d, off by default.
+        conv_class: the conv's class, ``nn.Conv3d`` or a subclass with the same parameters and a faster path:
+            :class:`Conv3dAs2d` (2D kernels for 1 x k x k and k x 1 x 1 convs on ``channels_last_3d`` input) or
+            :class:`Conv3dOneDNN` (CPU fp32 inference always through oneDNN, faster at batch 1).
 
     Submodules are ``conv``, ``bn`` (when ``batch_norm``) and ``act``, so state dict keys read
     ``<unit>.conv.weight`` / ``<unit>.bn.running_mean``.
@@ -164,25 +179,23 @@ class ConvBNAct3d(nn.Module):
         eps: float = 1e-5,
         momentum: float = 0.1,
         activation: str | nn.Module | None = "relu",
-        conv_as_2d: bool = False,
-        onednn_on_cpu: bool = False,
+        conv_class: type[nn.Conv3d] = nn.Conv3d,
     ):
         super().__init__()
         self.kernel_size, self.stride = triple(kernel_size), triple(stride)
         conv_padding, self.pad_in_forward = _resolve_padding(padding, self.kernel_size, self.stride)
-        self.conv = (Conv3dAs2d if conv_as_2d else nn.Conv3d)(
+        self.conv = conv_class(
             in_channels, out_channels, self.kernel_size, stride=self.stride, padding=conv_padding, bias=bias
         )
         self.bn = nn.BatchNorm3d(out_channels, eps=eps, momentum=momentum) if batch_norm else None
         if isinstance(activation, str):
             activation = ACT2FN[activation]
         self.act = activation if activation is not None else nn.Identity()
-        self.onednn_on_cpu = onednn_on_cpu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad_in_forward:
             x = pad_same_tf(x, self.kernel_size, self.stride)
-        x = conv3d_onednn_on_cpu(self.conv, x) if self.onednn_on_cpu else self.conv(x)
+        x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
         return self.act(x)

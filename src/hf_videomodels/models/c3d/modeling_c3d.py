@@ -18,12 +18,12 @@ from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from ...layers import ConvBNAct3d, pair
+from ...layers import Conv3dOneDNN, ConvBNAct3d, pair
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
-    check_video_input,
-    output_flags,
+    backbone_output,
+    conv3d_backbone_input,
     set_init_role,
 )
 from .configuration_c3d import CONV_NAMES, C3DConfig, pool5_size
@@ -37,10 +37,10 @@ POOL_AFTER = {"conv1": "pool1", "conv2": "pool2", "conv3b": "pool3", "conv4b": "
 class C3DConv(ConvBNAct3d, GradientCheckpointingLayer):
     """One C3D unit: 3x3x3 conv (stride 1, padding 1, with bias) then ReLU; no BatchNorm. Each unit is a
     checkpointing layer (activation checkpointing recomputes it in the backward pass), and CPU fp32 inference
-    goes through oneDNN even at batch 1 (see ``layers.conv3d_onednn_on_cpu``)."""
+    goes through oneDNN even at batch 1 (``layers.Conv3dOneDNN``)."""
 
     def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(in_channels, out_channels, 3, padding=1, bias=True, batch_norm=False, onednn_on_cpu=True)
+        super().__init__(in_channels, out_channels, 3, padding=1, bias=True, batch_norm=False, conv_class=Conv3dOneDNN)
 
 
 class C3DPreTrainedModel(VideoPreTrainedModel):
@@ -148,16 +148,12 @@ class C3DModel(C3DPreTrainedModel):
             `BaseModelOutputWithPooling` with `last_hidden_state` (the pool5 map), `pooler_output` (the fc7
             features, `(batch, config.fc_size)`) and `hidden_states`, shaped as in the class docstring.
         """
-        output_hidden_states, _, return_dict = output_flags(self.config, output_hidden_states, False, return_dict)
-        check_video_input(pixel_values, self.config.num_channels)
+        # A model moved to channels_last_3d gets its input in that layout too, so that conv1 and every pool after
+        # it run channels-last (the CPU max-pool is several times faster so).
+        hidden, output_hidden_states, return_dict = conv3d_backbone_input(
+            self, pixel_values, output_hidden_states, return_dict, first_conv=self.conv1.conv
+        )
         self._check_input_size(pixel_values)
-
-        # (batch, frames, channels, H, W) -> (batch, channels, frames, H, W), the layout of Conv3d.
-        hidden = pixel_values.permute(0, 2, 1, 3, 4)
-        if self.conv1.conv.weight.is_contiguous(memory_format=torch.channels_last_3d):
-            # A model moved to channels_last_3d gets its input in that layout too (a 3-channel copy), so that
-            # conv1 and every pool after it run channels-last (the CPU max-pool is several times faster so).
-            hidden = hidden.contiguous(memory_format=torch.channels_last_3d)
         all_hidden_states = [] if output_hidden_states else None
         for name in self.layer_names:
             hidden = getattr(self, name)(hidden)
@@ -167,11 +163,7 @@ class C3DModel(C3DPreTrainedModel):
         # follows the logical order, so a channels_last_3d map gives the same vector.
         features = self.dropout(self.relu(self.fc6(hidden.flatten(1))))
         features = self.relu(self.fc7(features))
-
-        hidden_states = tuple(all_hidden_states) if all_hidden_states is not None else None
-        if not return_dict:
-            return tuple(v for v in (hidden, features, hidden_states) if v is not None)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=features, hidden_states=hidden_states)
+        return backbone_output(hidden, features, all_hidden_states, return_dict)
 
 
 class C3DForVideoClassification(VideoClassificationMixin, C3DPreTrainedModel):

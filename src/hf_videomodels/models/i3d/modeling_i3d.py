@@ -16,7 +16,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from ...layers import SAME_TF, ConvBNAct3d, MaxPool3dSameTF
-from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
+from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, backbone_output, conv3d_backbone_input
 from .configuration_i3d import INCEPTION_BLOCK_NAMES, I3DConfig
 
 
@@ -154,23 +154,16 @@ class I3DModel(I3DPreTrainedModel):
             `BaseModelOutputWithPooling` with `last_hidden_state` `(batch, 1024, T', H', W')`, `pooler_output`
             (the head's average pool of it) and `hidden_states`, shaped as in the class docstring.
         """
-        output_hidden_states, _, return_dict = output_flags(self.config, output_hidden_states, False, return_dict)
-        check_video_input(pixel_values, self.config.num_channels)
+        hidden, output_hidden_states, return_dict = conv3d_backbone_input(
+            self, pixel_values, output_hidden_states, return_dict
+        )
         self._check_input_size(pixel_values)
-
-        # (batch, frames, channels, H, W) -> (batch, channels, frames, H, W), the layout of Conv3d.
-        hidden = pixel_values.permute(0, 2, 1, 3, 4)
         all_hidden_states = [] if output_hidden_states else None
         for name in self.layer_names:
             hidden = getattr(self, name)(hidden)
             if all_hidden_states is not None and not name.startswith("pool_"):
                 all_hidden_states.append(hidden)
-        pooled = self.pooler(hidden)
-
-        hidden_states = tuple(all_hidden_states) if all_hidden_states is not None else None
-        if not return_dict:
-            return tuple(v for v in (hidden, pooled, hidden_states) if v is not None)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled, hidden_states=hidden_states)
+        return backbone_output(hidden, self.pooler(hidden), all_hidden_states, return_dict)
 
 
 class I3DForVideoClassification(VideoClassificationMixin, I3DPreTrainedModel):

@@ -345,19 +345,12 @@ class SlowFastForVideoClassification(VideoClassificationMixin, SlowFastPreTraine
             return_dict=return_dict,
         )
 
-    def _backbone(self, pixel_values, output_hidden_states: bool = False) -> SlowFastModelOutput:
-        slow = None
-        if isinstance(pixel_values, tuple):
-            slow, pixel_values = pixel_values
-        return self.slowfast(
-            pixel_values, slow_pixel_values=slow, output_hidden_states=output_hidden_states, return_dict=True
-        )
-
     def compute_logits(
         self, pixel_values, output_hidden_states: bool = False, output_attentions: bool = False
     ) -> tuple[torch.Tensor, SlowFastModelOutput]:
-        outputs = self._backbone(pixel_values, output_hidden_states)
-        return self.classifier(self.dropout(outputs.pooler_output)), outputs
+        # ``forward`` packs an explicit Slow clip with the Fast one as (slow, fast).
+        slow, fast = pixel_values if isinstance(pixel_values, tuple) else (None, pixel_values)
+        return self.pooled_logits(fast, slow_pixel_values=slow, output_hidden_states=output_hidden_states)
 
     @torch.no_grad()
     def pathway_logits(
@@ -367,9 +360,7 @@ class SlowFastForVideoClassification(VideoClassificationMixin, SlowFastPreTraine
         zeroed at the head (``"slow"``: what the Slow pathway alone contributes) and with the Slow features zeroed
         (``"fast"``). The classifier is linear, so ``slow + fast - both`` is the classifier's bias. The backbone runs
         once, unchanged: the lateral connections still carry Fast information into the Slow features."""
-        if slow_pixel_values is not None:
-            pixel_values = (slow_pixel_values, pixel_values)
-        pooled = self._backbone(pixel_values).pooler_output
+        pooled = self.slowfast(pixel_values, slow_pixel_values=slow_pixel_values, return_dict=True).pooler_output
         slow_channels = self.config.stage_channels("slow")[-1]
         slow_only, fast_only = pooled.clone(), pooled.clone()
         slow_only[:, slow_channels:] = 0

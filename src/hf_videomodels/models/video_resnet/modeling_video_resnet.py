@@ -15,12 +15,12 @@ from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from ...layers import ConvBNAct3d
+from ...layers import Conv3dAs2d, ConvBNAct3d
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
-    check_video_input,
-    output_flags,
+    backbone_output,
+    conv3d_backbone_input,
     set_init_role,
 )
 from .configuration_video_resnet import VideoResNetConfig
@@ -35,7 +35,7 @@ def factorized_midplanes(in_channels: int, out_channels: int) -> int:
 def _unit_factory(config: VideoResNetConfig):
     """Conv3d + BatchNorm3d (+ in-place ReLU) with the config's BatchNorm settings; 1x3x3 / 3x1x1 convolutions run
     as 2D ones on channels_last_3d activations (``Conv3dAs2d``)."""
-    return partial(ConvBNAct3d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum, conv_as_2d=True)
+    return partial(ConvBNAct3d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum, conv_class=Conv3dAs2d)
 
 
 def _relu() -> nn.Module:
@@ -229,27 +229,17 @@ class VideoResNetModel(VideoResNetPreTrainedModel):
             `BaseModelOutputWithPooling` with `last_hidden_state` `(batch, hidden_sizes[-1], T', H', W')`,
             `pooler_output` `(batch, hidden_sizes[-1])` and `hidden_states`, shaped as in the class docstring.
         """
-        output_hidden_states, _, return_dict = output_flags(self.config, output_hidden_states, False, return_dict)
-        check_video_input(pixel_values, self.config.num_channels)
-
-        # (batch, frames, channels, H, W) -> (batch, channels, frames, H, W), the layout of Conv3d.
-        hidden = pixel_values.permute(0, 2, 1, 3, 4)
         first_conv = self.stem.spatial.conv if self.config.stem_type == "2plus1d" else self.stem.conv
-        if first_conv.weight.is_contiguous(memory_format=torch.channels_last_3d):
-            # The model was put in channels_last_3d: so is its input (a cheap copy; the stem is faster for it).
-            hidden = hidden.contiguous(memory_format=torch.channels_last_3d)
+        hidden, output_hidden_states, return_dict = conv3d_backbone_input(
+            self, pixel_values, output_hidden_states, return_dict, first_conv=first_conv
+        )
         hidden = self.stem(hidden)
         all_hidden_states = [hidden] if output_hidden_states else None
         for stage in self.stages:
             hidden = stage(hidden)
             if all_hidden_states is not None:
                 all_hidden_states.append(hidden)
-        pooled = hidden.mean(dim=(2, 3, 4))
-
-        hidden_states = tuple(all_hidden_states) if all_hidden_states is not None else None
-        if not return_dict:
-            return tuple(v for v in (hidden, pooled, hidden_states) if v is not None)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled, hidden_states=hidden_states)
+        return backbone_output(hidden, hidden.mean(dim=(2, 3, 4)), all_hidden_states, return_dict)
 
 
 class VideoResNetForVideoClassification(VideoClassificationMixin, VideoResNetPreTrainedModel):

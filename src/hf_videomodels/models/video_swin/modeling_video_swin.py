@@ -151,16 +151,5 @@ class VideoSwinForVideoClassification(VideoClassificationMixin, VideoSwinPreTrai
         self.classifier = nn.Linear(config.num_features, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 
-    def compute_logits(
-        self, pixel_values: torch.Tensor, output_hidden_states: bool, output_attentions: bool
-    ) -> tuple[torch.Tensor, BaseModelOutputWithPooling]:
-        outputs = self.video_swin(
-            pixel_values,
-            output_hidden_states=output_hidden_states,
-            output_attentions=output_attentions,
-            return_dict=True,
-        )
-        return self.classifier(self.dropout(outputs.pooler_output)), outputs
-
 
 __all__ = ["SwinBackboneMixin", "VideoSwinForVideoClassification", "VideoSwinModel", "VideoSwinPreTrainedModel", "swin_encoder"]

@@ -11,9 +11,10 @@ class VideoSwinVideoProcessor(VideoClipProcessor):
 
     - RGB on the 0-255 scale normalised with ImageNet mean (123.675, 116.28, 103.53) and std
       (58.395, 57.12, 57.375), i.e. ``x / 255`` with the usual ImageNet mean and std;
-    - 32 frames, one every 2 (``SampleFrames(clip_len=32, frame_interval=2)``), on the video's own frames,
-      the test clips placed as mmaction2 places them (``clip_alignment="mmaction"``: clip ``i`` of 4 at the
-      middle of the ``i``-th quarter of the room for a clip); short videos loop (``out_of_bound_opt="loop"``);
+    - 32 frames, exactly 2 apart (``SampleFrames(clip_len=32, frame_interval=2)``), on the video's own frames,
+      the clips placed as mmaction2 places them (``clip_alignment="mmaction"``: a random start in
+      ``0 .. T - 64`` at training; test clip ``i`` of 4 at the middle of the ``i``-th quarter of the room for a
+      clip); short videos loop (``out_of_bound_opt="loop"``);
     - short side resized to 224, then 224x224 crops. The published accuracy uses 4 clips x 3 crops
       (``ThreeCrop``), the test protocol this processor gives: ``num_clips=4, num_crops=3``, whose 12 views
       the model averages. ``num_clips=1, num_crops=1, size={"shortest_edge": 256}`` is the original's

@@ -11,6 +11,7 @@ from __future__ import annotations
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from ...configuration_utils import VIT_DROPOUTS, VIT_SIZES, check_positive, check_probabilities
 from ...layers.patch_embed import pair
 
 MODEL_VARIANTS = (
@@ -100,14 +101,9 @@ class ViViTConfig(PreTrainedConfig):
                 f"factorised dot-product attention splits the heads between space and time: num_attention_heads "
                 f"must be even, got {self.num_attention_heads}"
             )
-        for name in ("num_channels", "num_frames", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "temporal_num_hidden_layers", "temporal_num_attention_heads",
-                     "temporal_intermediate_size"):  # fmt: skip
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        check_positive(self, (*VIT_SIZES, "temporal_num_hidden_layers", "temporal_num_attention_heads",
+                              "temporal_intermediate_size"))  # fmt: skip
+        check_probabilities(self, VIT_DROPOUTS)
         if len(self.tubelet_size) != 3 or min(self.tubelet_size) < 1:
             raise ValueError(f"tubelet_size must be three positive ints (time, height, width), got {self.tubelet_size}")
         if self.num_sampled_frames is not None and self.num_sampled_frames < 1:

@@ -343,17 +343,9 @@ class ViViTForVideoClassification(VideoClassificationMixin, ViViTPreTrainedModel
     def __init__(self, config: ViViTConfig):
         super().__init__(config)
         self.vivit = ViViTModel(config)
+        self.dropout = nn.Identity()  # Scenic has no dropout before ``output_projection``
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
-
-    def compute_logits(self, pixel_values, output_hidden_states, output_attentions):
-        outputs = self.vivit(
-            pixel_values,
-            output_hidden_states=output_hidden_states,
-            output_attentions=output_attentions,
-            return_dict=True,
-        )
-        return self.classifier(outputs.pooler_output), outputs
 
     def split_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The logits of each head of ``config.class_splits`` (one tensor when there is a single head)."""

@@ -14,17 +14,16 @@ class ViViTVideoProcessor(VideoClipProcessor):
       (the model averages their logits). The default, 1 clip x 1 crop, is the central view;
     - values ``2 * x / 255 - 1`` in [-1, 1] (``zero_centering``), RGB: mean 0.5 and std 0.5.
 
-    Evaluation clips are spread evenly over the video (``clip_alignment="centre"``: DMVR's multi-clip test
-    samples equally spaced windows); short videos loop around, as DMVR's sampler does. The package's clip
-    sampler places the 32 frames by SlowFast's float ``linspace`` over the clip's 64 frames, so one step in 32
-    is 3 instead of DMVR's exact stride 2 (the last frame is at most one frame later), and 4 windows start at
-    ``i * floor((T - 64) / 3)`` where DMVR uses ``linspace(0, T - 64, 4)``: a frame apart at most.
+    Frames are chosen exactly as DMVR does for Scenic (``clip_alignment="dmvr"``): exactly 2 frames apart, from
+    a random start at training, the centred window for one evaluation view (start ``(T - 64) // 2``), and
+    ``tf.linspace(0, T - 64, 4)`` starts for 4 views; a video shorter than the clip is repeated from its start
+    (``short_video="loop"``), as DMVR tiles it.
     """
 
     num_frames = 32
     frame_sample_rate = 2
     short_video = "loop"
-    clip_alignment = "centre"
+    clip_alignment = "dmvr"
     size = {"shortest_edge": 256}
     crop_size = {"height": 224, "width": 224}
     image_mean = [0.5, 0.5, 0.5]
