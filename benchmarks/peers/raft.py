@@ -1,6 +1,6 @@
-"""RAFT large and small against torchvision's ``raft_large`` / ``raft_small``: 12 iterations on a pair of
-368 x 496 frames (a Sintel-sized crop, as the original evaluates at 436 x 1024 padded; the size torchvision's
-docs use), the "logits" being the final full-resolution flow.
+"""RAFT large and small against torchvision's ``raft_large`` / ``raft_small``: 12 iterations (the original's
+training count) on a pair of 368 x 496 frames (its FlyingChairs training crop), the "logits" being the final
+full-resolution flow.
 
 Both models hold the same weights: torchvision's random ones (with non-trivial BatchNorm statistics and a small
 flow head, so that the correlation lookups stay inside the frame), converted by
