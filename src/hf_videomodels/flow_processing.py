@@ -66,16 +66,14 @@ from .errors import UserInputError
 from .flow import frame_pair_flow, model_device, video_flow
 from .video_io import read_video
 from .video_processing_utils import (
-    _INTERPOLATION,
     VideoClipKwargs,
     VideoClipProcessor,
-    crop_offsets,
+    evaluation_crops,
     fixed_or_short_side,
     frames_to_tensor,
     is_video_source,
     random_resized_crop_box,
-    resize,
-    resize_short_side,
+    resize_as_options_say,
 )
 
 FLOW_MODES = ("stacked", "clip")
@@ -395,18 +393,12 @@ class FlowVideoProcessor(VideoClipProcessor):
         """RAFT flow of the pairs ``choose`` asks for, from a video source or RGB frames."""
         model = self._flow_model(options)
         iterations = options["num_iterations"]
-        target = fixed_or_short_side(options["size"]) if options["do_resize"] else None
-        interpolation = _INTERPOLATION[options["resample"]]
 
         def sized(frames: torch.Tensor) -> torch.Tensor:
             frames = frames.float()
-            if isinstance(target, tuple):
-                return resize(frames, target, interpolation, options["antialias"])
-            if target is not None:
-                return resize_short_side(
-                    frames, target, interpolation, options["antialias"], options["short_side_resize"]
-                )
-            return frames
+            if not options["do_resize"]:
+                return frames
+            return resize_as_options_say(frames, fixed_or_short_side(options["size"]), options)
 
         cache_dir = options["flow_cache_dir"] or os.environ.get(FLOW_CACHE_ENV_VAR) or None
         if is_video_source(video) and cache_dir is not None:
@@ -447,12 +439,8 @@ class FlowVideoProcessor(VideoClipProcessor):
     def _resize_flow(self, flow: torch.Tensor, size, options: dict) -> torch.Tensor:
         """Resize to ``(height, width)`` or a short side ``int``; with ``rescale_flow_on_resize`` the vectors
         are scaled by the resize factors."""
-        mode, antialias = _INTERPOLATION[options["resample"]], options["antialias"]
         before = flow.shape[-2:]
-        if isinstance(size, tuple):
-            resized = resize(flow, size, mode, antialias)
-        else:
-            resized = resize_short_side(flow, size, mode, antialias, options["short_side_resize"])
+        resized = resize_as_options_say(flow, size, options)
         if options["rescale_flow_on_resize"] and resized.shape[-2:] != before:
             factors = torch.tensor([resized.shape[-1] / before[-1], resized.shape[-2] / before[-2]])
             resized = resized * factors.to(resized).view(2, 1, 1)
@@ -475,13 +463,7 @@ class FlowVideoProcessor(VideoClipProcessor):
         else:
             if options["do_resize"]:
                 flow = self._resize_flow(flow, fixed_or_short_side(options["size"]), options)
-            height, width = flow.shape[-2:]
-            if options["do_center_crop"]:
-                boxes = crop_offsets(height, width, crop_height, crop_width, options["num_crops"])
-            elif options["num_crops"] == 1:
-                boxes, crop_height, crop_width = [(0, 0)], height, width
-            else:
-                raise ValueError("num_crops=3 needs do_center_crop=True")
+            boxes, crop_height, crop_width = evaluation_crops(*flow.shape[-2:], options)
             out = torch.stack(
                 [
                     flow[torch.from_numpy(view), :, top : top + crop_height, left : left + crop_width]
