@@ -11,7 +11,6 @@ from hf_videomodels.cli import build_parser
 from hf_videomodels.flow import save_flow_strip, save_flow_video
 from hf_videomodels.video_io import read_video, write_video
 
-from .conftest import sample_gif
 from .flow_test_utils import CountingFlow, torchvision_raft_small
 
 
@@ -20,9 +19,9 @@ def raft():
     return torchvision_raft_small()
 
 
-def test_png_strip_of_the_shared_clip(raft, tmp_path):
+def test_png_strip_of_the_shared_clip(raft, sample_gif, tmp_path):
     counting = CountingFlow(raft)
-    path = save_flow_strip(sample_gif(), counting, tmp_path / "flow.png", num_pairs=4, num_iterations=2, progress=False)
+    path = save_flow_strip(sample_gif, counting, tmp_path / "flow.png", num_pairs=4, num_iterations=2, progress=False)
     assert counting.pairs == 4  # only the pairs shown
     picture = np.asarray(PIL.Image.open(path).convert("RGB"))
     assert picture.shape[0] > 200 and picture.shape[1] > 400
@@ -31,8 +30,8 @@ def test_png_strip_of_the_shared_clip(raft, tmp_path):
     assert (saturation > 100).mean() > 0.01
 
 
-def test_flow_video_puts_each_frame_beside_its_flow(raft, tmp_path):
-    frames, _ = read_video(sample_gif(), indices=range(30, 35))
+def test_flow_video_puts_each_frame_beside_its_flow(raft, sample_gif, tmp_path):
+    frames, _ = read_video(sample_gif, indices=range(30, 35))
     clip = write_video(frames, tmp_path / "cricket.mp4")
     path = save_flow_video(clip, raft, tmp_path / "flow.mp4", num_iterations=2, progress=False)
     written, metadata = read_video(path)

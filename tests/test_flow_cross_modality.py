@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torchvision
@@ -52,7 +54,7 @@ def test_tsn_resnet50_from_torchvision_to_stacked_flow(tmp_path):
     config, state_dict = convert_resnet_state_dict(resnet.state_dict(), "torchvision")
     rgb = TSNForVideoClassification(config).eval()
     rgb.load_state_dict(state_dict)
-    flow = TSNForVideoClassification(config).eval()
+    flow = TSNForVideoClassification(copy.deepcopy(config)).eval()  # its own config, which the adaptation changes
     flow.load_state_dict(state_dict)
     assert adapt_input_channels(flow, 20) == ["tsn.stem.conv"]
     assert flow.config.num_channels == 20 and rgb.config.num_channels == 3
