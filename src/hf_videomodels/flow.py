@@ -302,17 +302,25 @@ def save_flow_strip(
         flow = frame_pair_flow(
             pixels, flow_model, np.searchsorted(decoded, starts), num_iterations=num_iterations, progress=bar.update
         ).cpu()
-    longest = float(flow.pow(2).sum(1).sqrt().max())
-    colors = flow_to_color(flow, max_magnitude=max(longest, 1e-6))
     shown = frames[np.searchsorted(decoded, starts)]
+    return draw_flow_strip(shown, flow, starts, path, f"RAFT optical flow, {num_iterations} iterations")
+
+
+def draw_flow_strip(frames: np.ndarray, flow: torch.Tensor, starts: Sequence[int], path, what: str) -> Path:
+    """A PNG: each frame ``(N, H, W, 3)`` uint8 over its flow ``(N, 2, H, W)`` to the next frame, with the
+    colour-wheel key; ``what`` names the flow in the title. One colour scale for all: full colour at the 99th
+    percentile of the lengths, so a few outliers do not wash the picture out (longer vectors are drawn darker)."""
+    flow = torch.as_tensor(flow).float()
+    full = float(np.percentile(flow.pow(2).sum(1).sqrt().numpy(), 99))
+    colors = flow_to_color(flow, max_magnitude=max(full, 1e-6))
     title = (
-        f"RAFT optical flow, {num_iterations} iterations: hue = direction (see key), saturation = speed "
-        f"(white = still, full colour = {longest:.1f} px/frame)"
+        f"{what}: hue = direction (see key), saturation = speed (white = still, full colour = {full:.1f} px/frame, "
+        "longer: darker)"
     )
-    return _draw_strip(shown, colors, starts, title, Path(path))
+    return _draw_strip(frames, colors, list(starts), title, Path(path))
 
 
-def _draw_strip(frames: np.ndarray, colors: np.ndarray, starts: np.ndarray, title: str, path: Path) -> Path:
+def _draw_strip(frames: np.ndarray, colors: np.ndarray, starts: list[int], title: str, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -322,7 +330,7 @@ def _draw_strip(frames: np.ndarray, colors: np.ndarray, starts: np.ndarray, titl
     fig, axes = plt.subplots(2, columns, figsize=(1.9 * columns, 4.2), dpi=110, squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for index, (frame, color, start) in enumerate(zip(frames, colors, starts.tolist())):
+    for index, (frame, color, start) in enumerate(zip(frames, colors, starts)):
         axes[0, index].imshow(frame)
         axes[0, index].set_title(f"frame {start}", fontsize=8)
         axes[1, index].imshow(color)
@@ -364,6 +372,7 @@ __all__ = [
     "FlowCache",
     "color_wheel",
     "color_wheel_key",
+    "draw_flow_strip",
     "file_identity",
     "flow_to_color",
     "frame_pair_flow",
