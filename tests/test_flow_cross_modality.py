@@ -84,7 +84,10 @@ def test_i3d_to_flow_clips(tmp_path):
         adapt_input_channels(flow, 4)
 
 
-@pytest.mark.parametrize("arch", [arch for arch in ARCHITECTURES if arch.classification_class], ids=lambda arch: arch.name)
+CLASSIFIERS = [arch for arch in ARCHITECTURES if arch.classification_class]
+
+
+@pytest.mark.parametrize("arch", CLASSIFIERS, ids=lambda arch: arch.name)
 def test_every_classifier_has_only_its_input_convs_adapted(arch):
     """The adaptation finds convs by their 3 input channels: in every registered classifier these are the stem /
     patch embedding (two for SlowFast's pathways), never an inner layer."""

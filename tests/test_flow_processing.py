@@ -97,7 +97,8 @@ def test_resizing_keeps_vectors_unless_asked_to_rescale_them():
         mode="clip", num_frames=2, size={"height": 8, "width": 16}, crop_size={"height": 8, "width": 16},
         rescale_flow_on_resize=True,
     )(flow)["flow_values"]  # fmt: skip
-    assert torch.allclose(fixed[0, :, 0], torch.tensor(4 / 20)) and torch.allclose(fixed[0, :, 1], torch.tensor(-3 / 20))
+    torch.testing.assert_close(fixed[0, :, 0], torch.full((2, 8, 16), 4 / 20))
+    torch.testing.assert_close(fixed[0, :, 1], torch.full((2, 8, 16), -3 / 20))
 
 
 # ----------------------------------------------------------------------------------------- precomputed

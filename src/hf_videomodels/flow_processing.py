@@ -380,7 +380,9 @@ class FlowVideoProcessor(VideoClipProcessor):
             array = np.load(path, mmap_mode="r")
             found = from_array(array)
             if found is None:
-                raise UserInputError(f"{path} holds an array of shape {array.shape}, not flow (F, 2, H, W) / (F, H, W, 2)")
+                raise UserInputError(
+                    f"{path} holds an array of shape {array.shape}, not flow (F, 2, H, W) or (F, H, W, 2)"
+                )
             return found
         if path.is_dir() or (not path.exists() and not path.suffix and "://" not in str(video)):
             folder = path
@@ -456,7 +458,8 @@ class FlowVideoProcessor(VideoClipProcessor):
             clip = flow[torch.from_numpy(views[0])]
             scale_range, ratio_range = options["random_resized_crop_scale"], options["random_resized_crop_ratio"]
             top, left, height, width = random_resized_crop_box(*clip.shape[-2:], scale_range, ratio_range, generator)
-            clip = self._resize_flow(clip[..., top : top + height, left : left + width], (crop_height, crop_width), options)
+            clip = clip[..., top : top + height, left : left + width]
+            clip = self._resize_flow(clip, (crop_height, crop_width), options)
             if options["do_flip"] and float(torch.rand((), generator=generator)) < 0.5:
                 clip = clip.flip(-1) * torch.tensor([-1.0, 1.0], device=clip.device).view(2, 1, 1)
             out = clip[None]

@@ -145,7 +145,13 @@ def set_num_channels(config: PreTrainedConfig, num_channels: int) -> None:
         return
     except AttributeError:  # a property without a setter
         pass
-    nested = [value for value in vars(config).values() if isinstance(value, PreTrainedConfig) and hasattr(value, "num_channels")]
+    nested = [
+        value
+        for value in vars(config).values()
+        if isinstance(value, PreTrainedConfig) and hasattr(value, "num_channels")
+    ]
     if len(nested) != 1:
-        raise ValueError(f"cannot set num_channels on a {type(config).__name__}: it is derived, and not from one sub-config")
+        raise ValueError(
+            f"cannot set num_channels on a {type(config).__name__}: it is derived, and not from one sub-config"
+        )
     set_num_channels(nested[0], num_channels)
