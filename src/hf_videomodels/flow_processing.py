@@ -37,7 +37,8 @@ An array is flow when its channel axis (second or last) has 2 entries, RGB frame
 
 Spatial steps are those of :class:`VideoClipProcessor` (short-side or fixed resize, centre / three crops;
 training: random resized crop and, with ``do_flip``, a horizontal flip), made flow-aware: a flip mirrors the
-field **and negates x** (mmaction2's ``Flip`` inverts the x JPEGs for flow). A resize does **not** rescale the
+field **and negates x** (mmaction2's ``Flip`` inverts the x JPEGs for flow, ``255 - p``, which under its
+128 centre is the negation shifted by 1/128). A resize does **not** rescale the
 vectors by default (``rescale_flow_on_resize=False``): the originals (mmaction2's ``Resize`` /
 ``RandomResizedCrop`` on flow JPEGs, TSN's data layer) resize flow images like pictures, so their networks were
 trained on vectors in the pixels of the resolution the flow was computed at; ``True`` scales x and y by the
