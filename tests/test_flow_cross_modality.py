@@ -11,7 +11,13 @@ import torch
 import torchvision
 
 from conversion.convert_tsn_resnet import convert_resnet_state_dict
-from hf_videomodels import ARCHITECTURES, I3DConfig, I3DForVideoClassification, TSNForVideoClassification
+from hf_videomodels import (
+    ARCHITECTURES,
+    FlowVideoProcessor,
+    I3DConfig,
+    I3DForVideoClassification,
+    TSNForVideoClassification,
+)
 from hf_videomodels.layers import adapt_input_channels, cross_modality_conv_weight
 
 from .test_i3d_modeling import TINY as TINY_I3D
@@ -66,6 +72,13 @@ def test_tsn_resnet50_from_torchvision_to_stacked_flow(tmp_path):
     shape = (1, 2, 1, 64, 64)  # one video of 2 segments
     _check_grey_equivalence(rgb, flow, shape, 20)
     _check_save_load(flow, 20, shape, tmp_path)
+    # Used alone, the flow stream takes the flow processor's stacks as its pixel values.
+    processor = FlowVideoProcessor.for_model_config(flow.config, num_frames=2, input_name="pixel_values")
+    stacks = torch.randn(12, 2, 80, 72, generator=torch.Generator().manual_seed(3)).numpy() * 10
+    inputs = processor(stacks, size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    assert inputs["pixel_values"].shape == (1, 2, 20, 64, 64)
+    with torch.no_grad():
+        assert flow(**inputs).logits.shape == (1, 1000)
 
 
 def test_i3d_to_flow_clips(tmp_path):

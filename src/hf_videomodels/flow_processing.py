@@ -79,6 +79,7 @@ from .video_processing_utils import (
 
 FLOW_MODES = ("stacked", "clip")
 JPEG_DECODINGS = ("mmaction", "exact")
+INPUT_NAMES = ("flow_values", "pixel_values")
 FLOW_CACHE_ENV_VAR = "HF_VIDEOMODELS_FLOW_CACHE"
 # Names of the x / y JPEGs of flow frame t (0-based) in a denseflow folder: numbered from 1.
 FLOW_JPEG_NAME = "flow_{axis}_{number:05d}.jpg"
@@ -99,6 +100,8 @@ class FlowVideoKwargs(VideoClipKwargs, total=False):
     jpeg_bound: the bound the flow JPEGs were written with.
     jpeg_decoding: "mmaction" ((p - 128) / 128) or "exact" (p / 255 * 2 - 1) for JPEG / uint8 flow.
     rescale_flow_on_resize: scale the vectors by the resize factors (the originals do not).
+    input_name: the output's name: "flow_values" (a two-stream model's flow input) or "pixel_values" (a flow
+        stream used alone: a TSN or I3D whose first conv takes flow).
     """
 
     mode: Literal["stacked", "clip"] | None
@@ -110,6 +113,7 @@ class FlowVideoKwargs(VideoClipKwargs, total=False):
     jpeg_bound: int | float | None
     jpeg_decoding: Literal["mmaction", "exact"] | None
     rescale_flow_on_resize: bool | None
+    input_name: Literal["flow_values", "pixel_values"] | None
 
 
 def scale_flow(flow: torch.Tensor, bound: float) -> torch.Tensor:
@@ -181,10 +185,11 @@ def _flow_channel_layout(array) -> str | None:
 
 
 class FlowVideoProcessor(VideoClipProcessor):
-    """Optical-flow input of a flow stream (see the module docstring): ``flow_values`` clipped to ``+-bound`` and
-    scaled to [-1, 1], stacked (``mode="stacked"``, ``(batch, segments, 2L, H, W)``) or as a clip
-    (``mode="clip"``, ``(batch, frames, 2, H, W)``), with a leading views axis after the batch when there are
-    several views, as for RGB.
+    """Optical-flow input of a flow stream (see the module docstring): ``flow_values`` (or, with
+    ``input_name="pixel_values"``, the input of a flow model used alone) clipped to ``+-bound`` and scaled to
+    [-1, 1], stacked (``mode="stacked"``, ``(batch, segments, 2L, H, W)``) or as a clip (``mode="clip"``,
+    ``(batch, frames, 2, H, W)``), with a leading views axis after the batch when there are several views, as for
+    RGB.
 
     Defaults: TSN's flow stream with Simonyan's L = 10: 8 segments (``sampling="tsn"``), short side 256, 224 crop.
     For I3D's flow stream: ``mode="clip", num_frames=64, sampling="clip", short_video="loop"``.
@@ -207,6 +212,7 @@ class FlowVideoProcessor(VideoClipProcessor):
     jpeg_bound = 20.0
     jpeg_decoding = "mmaction"
     rescale_flow_on_resize = False
+    input_name = "flow_values"
     do_rescale = False
     do_normalize = False
     image_mean = [0.0, 0.0]
@@ -223,6 +229,8 @@ class FlowVideoProcessor(VideoClipProcessor):
         VideoClipProcessor._check_options({**options, "do_flip": False})
         if options["mode"] not in FLOW_MODES:
             raise ValueError(f"mode must be one of {FLOW_MODES}, got {options['mode']!r}")
+        if options["input_name"] not in INPUT_NAMES:
+            raise ValueError(f"input_name must be one of {INPUT_NAMES}, got {options['input_name']!r}")
         if options["jpeg_decoding"] not in JPEG_DECODINGS:
             raise ValueError(f"jpeg_decoding must be one of {JPEG_DECODINGS}, got {options['jpeg_decoding']!r}")
         for name in ("flow_length", "num_iterations"):
@@ -286,7 +294,8 @@ class FlowVideoProcessor(VideoClipProcessor):
         :meth:`VideoClipProcessor.preprocess` applies to this call only.
         """
         data = dict(super().preprocess(videos, **kwargs))
-        data["flow_values"] = data.pop("pixel_values")
+        name = kwargs.get("input_name") or self.input_name
+        data[name] = data.pop("pixel_values")
         return BatchFeature(data=data)
 
     __call__ = preprocess
