@@ -31,6 +31,7 @@ ARCHITECTURE_FOLDERS = {
     "TimeSformer": "timesformer",
     "Swin": "swin",
     "VideoSwin": "video_swin",
+    "TwoStream": "two_stream",
 }
 
 
