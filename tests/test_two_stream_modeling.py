@@ -325,3 +325,17 @@ def test_processor_flow_clip_is_one_more_consecutive_frame_with_views():
     assert outputs["flow_frames"].shape == (1, 6, 17, 3, 64, 64)
     first_clip = _frame_numbers(outputs["flow_frames"][0, 0])
     assert first_clip == list(range(first_clip[0], first_clip[0] + 17))
+
+
+def test_processor_save_load_keeps_the_flow_layout(tmp_path):
+    from transformers import AutoVideoProcessor
+
+    processor = TwoStreamVideoProcessor(flow_mode="clip", flow_num_frames=12, flow_stack_length=1, num_frames=12)
+    processor.save_pretrained(tmp_path)
+    tsn_two_stream_config().save_pretrained(tmp_path)
+    loaded = AutoVideoProcessor.from_pretrained(tmp_path)
+    assert type(loaded) is TwoStreamVideoProcessor
+    assert (loaded.flow_mode, loaded.flow_num_frames, loaded.num_frames) == ("clip", 12, 12)
+    assert loaded.model_input_names == ["pixel_values", "flow_frames"]
+    with pytest.raises(ValueError, match="flow_mode"):
+        TwoStreamVideoProcessor(flow_mode="pairs")
