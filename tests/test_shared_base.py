@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from transformers import PretrainedConfig
 
 import hf_videomodels
 from hf_videomodels.layers import FrameConsensus, fold_frames, unfold_frames
-from hf_videomodels.modeling_utils import VideoPreTrainedModel, set_init_role
+from hf_videomodels.modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, set_init_role
 from hf_videomodels.registration import ARCHITECTURE_FOLDERS, architectures
+from hf_videomodels.training import collate
 from hf_videomodels.video_processing_utils import VideoClipProcessor
 
 
@@ -115,3 +117,39 @@ def test_registration_table_names_every_architecture():
         for cls in arch.classes:
             assert getattr(hf_videomodels, cls.__name__) is cls
             assert cls.__name__ in hf_videomodels.__all__
+
+
+class _TwoInputClassifier(VideoClassificationMixin, VideoPreTrainedModel):
+    """The smallest model with two video inputs: each input's mean over frames and space, then a linear layer."""
+
+    config_class = PretrainedConfig
+    video_input_names = ("pixel_values", "flow_values")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.classifier = nn.Linear(5, config.num_labels)
+        self.post_init()
+
+    def compute_logits(self, pixel_values, output_hidden_states=False, output_attentions=False, flow_values=None):
+        features = [pixel_values.mean((1, 3, 4))]
+        missing = pixel_values.new_zeros(len(pixel_values), 2)
+        features.append(flow_values.mean((1, 3, 4)) if flow_values is not None else missing)
+        return self.classifier(torch.cat(features, -1)), None
+
+
+def test_every_video_input_is_folded_per_view_and_collated():
+    model = _TwoInputClassifier(PretrainedConfig(num_labels=4)).eval()
+    rgb, flow = torch.randn(2, 3, 4, 3, 6, 6), torch.randn(2, 3, 4, 2, 6, 6)  # 2 videos, 3 views
+    with torch.no_grad():
+        averaged = model(pixel_values=rgb, flow_values=flow).logits
+        per_view = model(pixel_values=rgb.flatten(0, 1), flow_values=flow.flatten(0, 1)).logits
+        without_flow = model(pixel_values=rgb).logits
+    torch.testing.assert_close(averaged, per_view.unflatten(0, (2, 3)).mean(1))
+    assert not torch.allclose(averaged, without_flow)  # the second input reaches the model
+    with pytest.raises(ValueError, match="flow_values has 2 views per video and pixel_values 3"):
+        model(pixel_values=rgb, flow_values=flow[:, :2])
+
+    examples = [{"pixel_values": rgb[i, 0], "flow_values": flow[i, 0], "labels": i} for i in range(2)]
+    batch = collate(examples)
+    assert set(batch) == {"pixel_values", "flow_values", "labels"}
+    assert torch.equal(batch["flow_values"], flow[:, 0]) and batch["labels"].tolist() == [0, 1]

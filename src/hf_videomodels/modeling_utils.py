@@ -124,6 +124,10 @@ class VideoPreTrainedModel(PreTrainedModel):
     """
 
     main_input_name = "pixel_values"
+    # Every video input the model takes, each shaped (batch, frames, channels, height, width); the first is the
+    # main one. Multi-view folding, the Trainer's collation and the conformance suite handle each of them
+    # (two-stream takes RGB clips and flow).
+    video_input_names: tuple[str, ...] = ("pixel_values",)
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
     _supports_sdpa = True
@@ -179,9 +183,10 @@ class VideoClassificationMixin:
     with another head overrides it. This mixin adds multi-view input (6-D pixel values whose
     per-view logits are averaged), the loss from ``labels`` and the ``ImageClassifierOutput``.
 
-    A model with more inputs than the clips (LRCN's ``frame_mask`` / ``lengths``) names them in
-    ``extra_model_inputs``: the ones given (not None) are passed on to ``compute_logits`` as keyword arguments,
-    each repeated for every view of multi-view input (they describe a video, so all its views share them).
+    Further inputs given (not None) are passed on to ``compute_logits`` as keyword arguments: the other video
+    inputs of ``video_input_names`` (two-stream's ``flow_values``), folded view by view like ``pixel_values``,
+    and the per-video inputs named in ``extra_model_inputs`` (LRCN's ``frame_mask`` / ``lengths``), each
+    repeated for every view of multi-view input (they describe a video, so all its views share them).
     """
 
     extra_model_inputs: tuple[str, ...] = ()
@@ -234,8 +239,9 @@ class VideoClassificationMixin:
                 Return an `ImageClassifierOutput` (the default, `config.return_dict`) or a plain tuple of its
                 non-None fields.
             kwargs:
-                The model's `extra_model_inputs` (LRCN's `frame_mask` / `lengths`), one entry per video (repeated
-                for each of its views); other keyword arguments are ignored.
+                The model's other video inputs (`video_input_names`, e.g. two-stream's `flow_values`, with the same
+                views as `pixel_values`) and its `extra_model_inputs` (LRCN's `frame_mask` / `lengths`), one entry
+                per video (repeated for each of its views); other keyword arguments are ignored.
 
         Returns:
             `ImageClassifierOutput`: `loss` (a scalar, only with `labels`), `logits` `(batch, num_labels)` (one
@@ -246,11 +252,15 @@ class VideoClassificationMixin:
             self.config, output_hidden_states, output_attentions, return_dict
         )
         pixel_values, num_views = fold_views(pixel_values)
-        model_inputs = {
-            name: repeat_per_view(kwargs[name], num_views)
-            for name in self.extra_model_inputs
-            if kwargs.get(name) is not None
-        }
+        model_inputs = {}
+        for name in self.video_input_names[1:]:
+            if kwargs.get(name) is not None:
+                model_inputs[name], views = fold_views(kwargs[name])
+                if views != num_views:
+                    raise ValueError(f"{name} has {views} views per video and pixel_values {num_views}")
+        for name in self.extra_model_inputs:
+            if kwargs.get(name) is not None:
+                model_inputs[name] = repeat_per_view(kwargs[name], num_views)
         logits, base_outputs = self.compute_logits(
             pixel_values,
             output_hidden_states=output_hidden_states,

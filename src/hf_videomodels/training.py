@@ -197,16 +197,18 @@ def video_transform(video_processor, training: bool):
 
     def transform(batch: dict) -> dict:
         inputs = video_processor(batch["video"], training=training, return_tensors="pt")
-        return {"pixel_values": list(inputs["pixel_values"]), "labels": batch["label"]}
+        # Every tensor the processor makes is a model input (two-stream's processor adds flow_values).
+        examples = {name: list(value) for name, value in inputs.items() if isinstance(value, torch.Tensor)}
+        return {**examples, "labels": batch["label"]}
 
     return transform
 
 
 def collate(examples: list[dict]) -> dict:
-    return {
-        "pixel_values": torch.stack([e["pixel_values"] for e in examples]),
-        "labels": torch.tensor([e["labels"] for e in examples]),
-    }
+    """Stack every model input of the examples (each a per-video tensor) and their labels into one batch."""
+    batch = {name: torch.stack([e[name] for e in examples]) for name in examples[0] if name != "labels"}
+    batch["labels"] = torch.tensor([e["labels"] for e in examples])
+    return batch
 
 
 def top_k_metrics(num_labels: int):

@@ -178,6 +178,7 @@ class SlowFastPathway(nn.Module):
 class SlowFastPreTrainedModel(VideoPreTrainedModel):
     config_class = SlowFastConfig
     base_model_prefix = "slowfast"
+    channels_last_3d = True  # oneDNN runs 3D convs fast only in that layout (bf16 on CPU: 2.4x; see README)
     _no_split_modules = ["SlowFastBottleneck", "SlowFastNonLocal"]
 
 
