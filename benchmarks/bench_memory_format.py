@@ -40,7 +40,7 @@ def main(argv=None) -> None:
     print("| model | device | dtype | contiguous | channels_last_3d | speedup (contiguous / channels_last_3d) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for arch in architectures():
-        if not arch.classification_class.channels_last_3d:
+        if arch.classification_class is None or not arch.classification_class.channels_last_3d:
             continue
         torch.manual_seed(0)
         shipped = arch.classification_class(arch.config_class(num_labels=400)).eval()

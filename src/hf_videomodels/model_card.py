@@ -64,6 +64,15 @@ def hub_base_model(source: str | os.PathLike | None) -> str | None:
     return text
 
 
+CLASSIFIER_USAGE = """```python
+import hf_videomodels  # registers the architecture with the Auto classes
+from transformers import pipeline
+
+classifier = pipeline("video-classification", model="{model_id}")
+classifier("video.mp4", top_k=5)
+```"""
+
+
 def _table(rows: dict, header: tuple[str, str], format_value) -> str:
     if not rows:
         return "_none recorded_"
@@ -86,8 +95,15 @@ def render_model_card(
     preprocessing: dict,
     notes: str = "",
     license: str = "apache-2.0",
+    task_tag: str = "video-classification",
+    pipeline_tag: str | None = "video-classification",
+    summary: str = "video classifier",
+    usage: str | None = None,
 ) -> str:
     """Fill the card template: YAML metadata the Hub reads, usage, preprocessing and measured metrics.
+
+    A model that does not classify videos (RAFT's optical flow) gives its own ``task_tag``, ``summary`` ("optical
+    flow model") and ``usage`` (markdown), and ``pipeline_tag=None`` where no transformers pipeline runs it.
 
     ``base_model`` goes into the metadata only when it is a Hub repository id (a local folder would be a
     broken link there); say where a local model came from in ``source``. Preprocessing values may be
@@ -95,7 +111,13 @@ def render_model_card(
     """
     base_model = hub_base_model(base_model)
     datasets_block = "datasets:\n" + "".join(f"- {name}\n" for name in datasets) if datasets else ""
+    if usage is None:
+        usage = CLASSIFIER_USAGE.format(model_id=model_id)
     return TEMPLATE.read_text(encoding="utf-8").format(
+        pipeline_tag_line=f"pipeline_tag: {pipeline_tag}\n" if pipeline_tag else "",
+        task_tag=task_tag,
+        summary=summary,
+        usage=usage,
         license=license,
         architecture_tag=architecture.lower().replace(" ", "-"),
         base_model_line=f"base_model: {base_model}\n" if base_model else "",

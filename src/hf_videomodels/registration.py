@@ -31,6 +31,7 @@ ARCHITECTURE_FOLDERS = {
     "TimeSformer": "timesformer",
     "Swin": "swin",
     "VideoSwin": "video_swin",
+    "RAFT": "raft",
     "TwoStream": "two_stream",
 }
 
@@ -39,22 +40,25 @@ ARCHITECTURE_FOLDERS = {
 class Architecture:
     """What the package knows about one architecture (one ``model_type``).
 
-    ``small_config``: config overrides for a small model that trains in minutes on two CPU cores on the demo's
-    16-frame 64-pixel motion clips (used by the temporal benchmark); ``small_processor_config`` the matching
-    video-processor overrides, if the processor needs more than ``for_model_config`` derives.
+    ``classification_class`` is None for a model that does not classify (RAFT estimates optical flow): it then
+    registers with ``AutoModel`` only. ``small_config``: config overrides for a small model that trains in minutes
+    on two CPU cores on the demo's 16-frame 64-pixel motion clips (used by the temporal benchmark);
+    ``small_processor_config`` the matching video-processor overrides, if the processor needs more than
+    ``for_model_config`` derives.
     """
 
     name: str
     config_class: type
     model_class: type
-    classification_class: type
+    classification_class: type | None
     video_processor_class: type
     small_config: Mapping = field(default_factory=dict)
     small_processor_config: Mapping = field(default_factory=dict)
 
     @property
     def classes(self) -> tuple[type, ...]:
-        return (self.config_class, self.model_class, self.classification_class, self.video_processor_class)
+        found = (self.config_class, self.model_class, self.classification_class, self.video_processor_class)
+        return tuple(cls for cls in found if cls is not None)
 
 
 @functools.cache
@@ -86,8 +90,10 @@ def register_architectures() -> None:
         model_type = arch.config_class.model_type
         AutoConfig.register(model_type, arch.config_class, exist_ok=True)
         AutoModel.register(arch.config_class, arch.model_class, exist_ok=True)
-        AutoModelForVideoClassification.register(arch.config_class, arch.classification_class, exist_ok=True)
         AutoVideoProcessor.register(arch.config_class, arch.video_processor_class, exist_ok=True)
+        if arch.classification_class is None:
+            continue
+        AutoModelForVideoClassification.register(arch.config_class, arch.classification_class, exist_ok=True)
         # The video-classification pipeline checks model classes against this name table (not the registry
         # above) and logs a spurious "not supported" error otherwise.
         modeling_auto.MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES.setdefault(

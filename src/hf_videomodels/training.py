@@ -275,6 +275,8 @@ def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
     if not cfg.architecture:
         raise ValueError("give either a pretrained model (--model) or an architecture to train from scratch")
     arch = find_architecture(cfg.architecture)
+    if arch.classification_class is None:
+        raise UserInputError(f"{arch.name} does not classify videos, so it cannot be trained as a classifier")
     config = arch.config_class(
         num_labels=len(class_names), id2label=id2label, label2id=label2id, **cfg.config_overrides
     )
