@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from conversion.common import ConversionError
 from conversion.convert_two_stream_i3d import build_two_stream_i3d
 from conversion.convert_two_stream_i3d import main as convert_i3d_main
 from hf_videomodels.models.two_stream import TwoStreamForVideoClassification, TwoStreamVideoProcessor
 
-from .conftest import REFERENCE_DIR, require_shared
-from .test_i3d_conversion import VARIANTS, _original_state_dict
+from .test_i3d_conversion import VARIANTS, _original_state_dict, reference  # noqa: F401 (reference: a fixture)
 
-I3D_DIR = REFERENCE_DIR / "i3d"
 PARITY_ATOL = 1e-4
 
 
@@ -25,18 +22,9 @@ def i3d_checkpoints() -> dict[str, dict[str, torch.Tensor]]:
     return {variant: _original_state_dict(variant) for variant in VARIANTS}
 
 
-@pytest.fixture(scope="module")
-def i3d_reference():
-    inputs = load_file(require_shared(I3D_DIR / "inputs.safetensors"))
-    outputs = load_file(require_shared(I3D_DIR / "outputs.safetensors"))
-    # (B, C, T, H, W) fp16 holding exact fp32 values -> our (B, T, C, H, W).
-    clips = {name: tensor.float().permute(0, 2, 1, 3, 4) for name, tensor in inputs.items()}
-    return clips, outputs
-
-
 @pytest.mark.parametrize("dataset", ["imagenet", "charades"])
-def test_two_stream_i3d_adds_the_original_streams_logits(dataset, i3d_checkpoints, i3d_reference):
-    clips, expected = i3d_reference
+def test_two_stream_i3d_adds_the_original_streams_logits(dataset, i3d_checkpoints, reference):
+    clips, expected = reference
     labels = None if dataset == "imagenet" else [f"action {i}" for i in range(157)]
     model, processor = build_two_stream_i3d(
         i3d_checkpoints[f"rgb_{dataset}"], i3d_checkpoints[f"flow_{dataset}"], labels=labels

@@ -94,6 +94,9 @@ class LateFusion(nn.Module):
 class TwoStreamPreTrainedModel(VideoPreTrainedModel):
     config_class = TwoStreamConfig
     base_model_prefix = "two_stream"
+    # RGB clips, precomputed flow, and the RGB frames the flow model computes flow from (when flow_values is not
+    # given): all (batch, frames, channels, H, W) with the same views, so folding and collation apply to each.
+    video_input_names = ("pixel_values", "flow_values", "flow_frames")
 
     def _init_weights(self, module: nn.Module) -> None:
         # The streams and the flow model are pre-trained models of their own: transformers dispatches their
@@ -235,8 +238,6 @@ class TwoStreamForVideoClassification(VideoClassificationMixin, TwoStreamPreTrai
     """Two-stream video classification: the RGB and flow streams' logits fused by ``config.fusion`` (weighted sum
     of logits, weighted average of softmax scores, or a learned layer). ``stream_logits(...)`` gives each stream's
     logits, to see what each stream predicts."""
-
-    extra_model_inputs = ("flow_values", "flow_frames")
 
     def __init__(self, config: TwoStreamConfig):
         super().__init__(config)
