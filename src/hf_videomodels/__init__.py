@@ -6,6 +6,7 @@ video processor with transformers' Auto classes, so ``AutoModelForVideoClassific
 that pipeline keep the saved video processor's settings (see :mod:`hf_videomodels.pipeline`).
 """
 
+from .flow_processing import FlowVideoProcessor, register_flow_video_processor
 from .pipeline import VideoClipClassificationPipeline
 from .registration import ARCHITECTURE_FOLDERS, architectures, register_architectures, register_pipeline
 from .video_io import VideoDecodingError, probe_video, read_video
@@ -19,12 +20,14 @@ ARCHITECTURES = architectures()
 globals().update({cls.__name__: cls for arch in ARCHITECTURES for cls in arch.classes})
 
 register_architectures()
+register_flow_video_processor()
 register_pipeline()
 
 __all__ = [
     "ARCHITECTURES",
     "ARCHITECTURE_FOLDERS",
     *(cls.__name__ for arch in ARCHITECTURES for cls in arch.classes),
+    "FlowVideoProcessor",
     "VideoClipClassificationPipeline",
     "VideoClipProcessor",
     "VideoDecodingError",

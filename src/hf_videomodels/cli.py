@@ -1,4 +1,4 @@
-"""``hf-videomodels``: demo (the main job), train, classify."""
+"""``hf-videomodels``: demo (the main job), train, classify, flow."""
 
 # Only the standard library at module level: the command parses its arguments (and answers --help) before
 # the package, torch and transformers are imported (see ``hf_videomodels_cli``).
@@ -98,6 +98,41 @@ def _cmd_classify(args) -> int:
     return 0
 
 
+FLOW_PICTURE_SUFFIXES = (".png",)
+FLOW_VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")
+
+
+def _flow_output(text: str) -> str:
+    if not text.lower().endswith(FLOW_PICTURE_SUFFIXES + FLOW_VIDEO_SUFFIXES):
+        known = ", ".join(FLOW_VIDEO_SUFFIXES + FLOW_PICTURE_SUFFIXES)
+        raise argparse.ArgumentTypeError(f"the output must end in one of {known}, got {text!r}")
+    return text
+
+
+def _cmd_flow(args) -> int:
+    from transformers import AutoModel
+
+    from .errors import UserInputError
+    from .flow import save_flow_strip, save_flow_video
+    from .hub import resolve_model_reference
+    from .video_io import check_video_file
+
+    check_video_file(args.video)
+    reference = resolve_model_reference(args.model)
+    _check_device(args.device)
+    model = AutoModel.from_pretrained(reference).eval()
+    if not callable(getattr(model, "clip_flow", None)):
+        raise UserInputError(f"{args.model} is a {type(model).__name__}, not an optical-flow model (RAFT)")
+    if args.device is not None:
+        model = model.to(args.device)
+    if args.output.lower().endswith(FLOW_PICTURE_SUFFIXES):
+        path = save_flow_strip(args.video, model, args.output, num_pairs=args.frames, num_iterations=args.iterations)
+    else:
+        path = save_flow_video(args.video, model, args.output, num_iterations=args.iterations)
+    print(f"flow: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-videomodels", description=__doc__, formatter_class=HelpFormatter)
     subparser_class = functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter)
@@ -130,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--attention-map", metavar="PATH", help="also draw the last block's cls attention per frame to this PNG"
     )
     classify.set_defaults(func=_cmd_classify)
+
+    flow = commands.add_parser(
+        "flow",
+        help="compute a video's optical flow with RAFT and draw it in the colour-wheel encoding",
+        description="Optical flow of consecutive frame pairs (RAFT), drawn with the Middlebury colour wheel: a "
+        "video of every frame beside its flow (.mp4/.avi/.mkv), or a PNG strip of frames over their flow (.png).",
+    )
+    flow.add_argument("video", help="video file or http(s) URL")
+    flow.add_argument("--model", required=True, help="RAFT model folder (from its converter) or Hub repo")
+    flow.add_argument("--output", required=True, type=_flow_output, help="flow.mp4 (a video) or flow.png (a strip)")
+    flow.add_argument("--iterations", type=_positive_int, default=12, help="RAFT refinement iterations")
+    flow.add_argument("--frames", type=_positive_int, default=8, help="frame pairs in a PNG strip, spread evenly")
+    flow.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
+    flow.set_defaults(func=_cmd_flow)
     return parser
 
 

@@ -487,18 +487,8 @@ class VideoClipProcessor(BaseVideoProcessor):
             return torch.addcmul(shift, clip, gain)[None]
 
         if options["do_resize"]:
-            target = fixed_or_short_side(options["size"])
-            if isinstance(target, tuple):
-                frames = resize(frames, target, mode, antialias)
-            else:
-                frames = resize_short_side(frames, target, mode, antialias, options["short_side_resize"])
-        height, width = frames.shape[-2:]
-        if options["do_center_crop"]:
-            boxes = crop_offsets(height, width, crop_height, crop_width, options["num_crops"])
-        elif options["num_crops"] == 1:
-            boxes, crop_height, crop_width = [(0, 0)], height, width
-        else:
-            raise ValueError("num_crops=3 needs do_center_crop=True")
+            frames = resize_as_options_say(frames, fixed_or_short_side(options["size"]), options)
+        boxes, crop_height, crop_width = evaluation_crops(*frames.shape[-2:], options)
         shape = (len(views) * len(boxes), len(views[0]), frames.shape[1], crop_height, crop_width)
         out = torch.empty(shape, device=frames.device)
         for view_index, (view, (top, left)) in enumerate(itertools.product(views, boxes)):
@@ -670,6 +660,25 @@ def resize_short_side(
     else:
         size = (short_side, math.floor(float(width) / height * short_side))
     return resize(frames, size, mode, antialias)
+
+
+def resize_as_options_say(frames: torch.Tensor, target: tuple[int, int] | int, options: dict) -> torch.Tensor:
+    """Resize to ``(height, width)`` or a short side ``int`` with the processor's interpolation settings."""
+    mode, antialias = _INTERPOLATION[options["resample"]], options["antialias"]
+    if isinstance(target, tuple):
+        return resize(frames, target, mode, antialias)
+    return resize_short_side(frames, target, mode, antialias, options["short_side_resize"])
+
+
+def evaluation_crops(height: int, width: int, options: dict) -> tuple[list[tuple[int, int]], int, int]:
+    """``([(top, left), ...], crop_height, crop_width)`` of the evaluation views of ``height x width`` frames:
+    ``num_crops`` crops of ``crop_size`` with ``do_center_crop``, else the whole frame."""
+    crop_height, crop_width = options["crop_size"].height, options["crop_size"].width
+    if options["do_center_crop"]:
+        return crop_offsets(height, width, crop_height, crop_width, options["num_crops"]), crop_height, crop_width
+    if options["num_crops"] == 1:
+        return [(0, 0)], height, width
+    raise ValueError("num_crops=3 needs do_center_crop=True")
 
 
 def crop_offsets(height: int, width: int, crop_height: int, crop_width: int, num_crops: int) -> list[tuple[int, int]]:

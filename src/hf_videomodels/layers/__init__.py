@@ -10,7 +10,15 @@ from .conv3d import (
     same_tf_padding,
     triple,
 )
-from .inflate import INFLATION_MODES, inflate_conv_weight, inflate_state_dict, temporal_kernel_sizes_like
+from .inflate import (
+    INFLATION_MODES,
+    adapt_input_channels,
+    cross_modality_conv_weight,
+    inflate_conv_weight,
+    inflate_state_dict,
+    input_convolutions,
+    temporal_kernel_sizes_like,
+)
 from .attention import MultiHeadSelfAttention
 from .drop_path import DropPath, drop_path
 from .mlp import Mlp

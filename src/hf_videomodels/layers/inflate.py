@@ -7,6 +7,11 @@ frame at first only sees its own input frame.
 
 BatchNorm statistics and affine parameters, biases and linear layers are per channel and carry over as
 they are.
+
+The same module holds the other re-use of RGB weights for a new input: TSN's **cross-modality initialisation**
+(Wang et al., "Temporal Segment Networks", ECCV 2016, sec. 3.3), which starts a flow network from an RGB one by
+averaging the first convolution's weights over the RGB channels and repeating that average for every flow
+channel (2L for L stacked frame pairs, 2 for I3D's flow clips). Every later layer is kept as it is.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from torch import nn
 
 INFLATION_MODES = ("mean", "center")
 
@@ -75,3 +81,56 @@ def inflate_state_dict(
         key: inflate_conv_weight(tensor, temporal_kernel_sizes[key], mode) if key in conv_keys else tensor
         for key, tensor in state_dict_2d.items()
     }
+
+
+def cross_modality_conv_weight(rgb_weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """TSN's cross-modality initialisation of a first conv: ``(out, 3, *kernel)`` -> ``(out, in_channels, *kernel)``,
+    every input channel the mean of the RGB filters (2D kernels ``(kh, kw)`` or 3D ``(kt, kh, kw)``).
+
+    The filters are not rescaled (as in TSN): a flow stack with every channel equal to ``g * 3 / in_channels``
+    gives the first layer's response to the grey image ``g`` in all three RGB channels.
+    """
+    if rgb_weight.ndim not in (4, 5):
+        raise ValueError(
+            "expected a 2D (out, in, kh, kw) or 3D (out, in, kt, kh, kw) conv weight, got shape "
+            f"{tuple(rgb_weight.shape)}"
+        )
+    if in_channels < 1:
+        raise ValueError(f"in_channels must be positive, got {in_channels}")
+    mean = rgb_weight.mean(dim=1, keepdim=True)
+    return mean.expand(-1, in_channels, *rgb_weight.shape[2:]).contiguous()
+
+
+def input_convolutions(model: nn.Module, num_channels: int) -> list[tuple[str, nn.Module]]:
+    """``(name, conv)`` of the 2D/3D convolutions that read the model's input: those taking ``num_channels``
+    channels. In the package's networks only the input convs do (SlowFast has two, one per pathway)."""
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Conv3d)) and module.in_channels == num_channels and module.groups == 1
+    ]
+
+
+def adapt_input_channels(model: nn.Module, in_channels: int) -> list[str]:
+    """Turn an RGB model into one taking ``in_channels`` channels (a flow stream) with the cross-modality
+    initialisation of its input convolution(s), and set ``model.config.num_channels`` so ``save_pretrained`` /
+    ``from_pretrained`` rebuild it with that input. The model is changed in place; returns the convs' names.
+
+    Example: a TSN ResNet-50 for stacks of L = 10 flow pairs, ``adapt_input_channels(model, 20)``; an I3D for flow
+    clips, ``adapt_input_channels(model, 2)``.
+    """
+    config = model.config
+    current = config.num_channels
+    if current != 3:
+        raise ValueError(
+            f"the cross-modality initialisation starts from an RGB model (num_channels=3); this one takes {current}"
+        )
+    convs = input_convolutions(model, current)
+    if not convs:
+        raise ValueError(f"{type(model).__name__} has no convolution taking its {current} input channels")
+    for _, conv in convs:
+        weight = cross_modality_conv_weight(conv.weight.detach(), in_channels)
+        conv.weight = nn.Parameter(weight, requires_grad=conv.weight.requires_grad)
+        conv.in_channels = in_channels
+    config.num_channels = in_channels
+    return [name for name, _ in convs]
