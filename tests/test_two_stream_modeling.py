@@ -395,3 +395,21 @@ def test_processor_save_load_keeps_the_flow_layout(tmp_path):
     assert loaded.model_input_names == ["pixel_values", "flow_frames"]
     with pytest.raises(ValueError, match="flow_mode"):
         TwoStreamVideoProcessor(flow_mode="pairs")
+
+
+def test_processor_gives_flow_values_from_precomputed_flow():
+    processor = TwoStreamVideoProcessor.for_model_config(tsn_two_stream_config())
+    video = _numbered_video(31)
+    # Flow frame t of the video holds the constant (t, -t) pixels: readable back after clipping to +-20 and scaling.
+    steps = np.arange(30, dtype=np.float32)[:, None, None, None]
+    flow = np.concatenate([np.broadcast_to(steps, (30, 1, 32, 32)), -np.broadcast_to(steps, (30, 1, 32, 32))], axis=1)
+    outputs = processor(video, flow=flow, return_tensors="pt")
+    assert set(outputs) == {"pixel_values", "flow_values"}
+    assert outputs["flow_values"].shape == (1, 3, 2 * STACK, 32, 32)
+    # The stacks start at TSN's test offsets over the 30 - L + 1 flow positions: x1, y1, x2, y2 of each stack.
+    starts = [int(29 / 3 / 2 + 29 / 3 * i) for i in range(3)]
+    expected = [[min(t, 20) / 20 * sign for t in (start, start + 1) for sign in (1, -1)] for start in starts]
+    torch.testing.assert_close(outputs["flow_values"][0, :, :, 0, 0], torch.tensor(expected), rtol=0, atol=1e-6)
+    model = make_model(tsn_two_stream_config())
+    with torch.no_grad():
+        assert model(**outputs).logits.shape == (1, 4)

@@ -13,6 +13,7 @@ from hf_videomodels.models.i3d import I3DConfig
 from hf_videomodels.models.raft import RaftConfig, RaftModel
 from hf_videomodels.models.tsn import TSNConfig
 from hf_videomodels.models.two_stream import TwoStreamConfig, TwoStreamForVideoClassification, TwoStreamVideoProcessor
+from hf_videomodels.training import collate
 
 from .conformance import _decode_all_frames
 from .conftest import SAMPLE_GIF, require_shared
@@ -26,12 +27,8 @@ def raft_two_stream_config(**overrides) -> TwoStreamConfig:
     tsn = {**TINY_TSN, "image_size": SIZE}
     if "id2label" not in overrides:
         overrides.setdefault("num_labels", 5)
-    return TwoStreamConfig(
-        rgb_config=TSNConfig(**tsn),
-        flow_config=TSNConfig(**tsn, num_channels=2 * STACK),
-        flow_model_config=RaftConfig(**TINY_RAFT),
-        **overrides,
-    )
+    overrides.setdefault("flow_model_config", RaftConfig(**TINY_RAFT))
+    return TwoStreamConfig(rgb_config=TSNConfig(**tsn), flow_config=TSNConfig(**tsn, num_channels=2 * STACK), **overrides)
 
 
 def make_model(config: TwoStreamConfig, seed: int = 0) -> TwoStreamForVideoClassification:
@@ -138,7 +135,8 @@ def test_trainer_step_trains_the_streams_and_leaves_raft_fixed(tmp_path):
         output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=2, learning_rate=1e-2,
         report_to=[], remove_unused_columns=False, use_cpu=True, save_strategy="no", logging_steps=1,
     )
-    result = Trainer(model=model, args=arguments, train_dataset=dataset).train()
+    # The package's collation (what hf-videomodels train uses) stacks every video input the processor gives.
+    result = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collate).train()
     assert np.isfinite(result.training_loss)
     after = model.state_dict()
     raft = [name for name in after if name.startswith("two_stream.flow_model.")]
@@ -146,3 +144,22 @@ def test_trainer_step_trains_the_streams_and_leaves_raft_fixed(tmp_path):
     assert all(torch.equal(after[name], before[name]) for name in raft)  # weights and BatchNorm statistics
     assert any(not torch.equal(after[name], before[name]) for name in streams)
     assert not model.two_stream.flow_model.training
+
+
+def test_processor_computes_and_caches_flow_with_a_flow_model(tmp_path):
+    """RAFT in the processor instead of the model: flow_values come out (cached on disk), for a model without RAFT."""
+    config = raft_two_stream_config()
+    processor = TwoStreamVideoProcessor.for_model_config(config, size={"shortest_edge": SIZE})
+    torch.manual_seed(0)
+    raft = RaftModel(RaftConfig(**TINY_RAFT)).eval()
+    cache = tmp_path / "cache"
+    outputs = processor(require_shared(SAMPLE_GIF), flow_model=raft, flow_cache_dir=cache, return_tensors="pt")
+    assert set(outputs) == {"pixel_values", "flow_values"}
+    assert outputs["flow_values"].shape == (1, 3, 2 * STACK, SIZE, SIZE)
+    assert outputs["flow_values"].abs().max() <= 1
+    assert any(cache.rglob("*"))
+    again = processor(require_shared(SAMPLE_GIF), flow_model=raft, flow_cache_dir=cache, return_tensors="pt")
+    assert torch.equal(again["flow_values"], outputs["flow_values"])
+    without_raft = make_model(raft_two_stream_config(flow_model_config=None))
+    with torch.no_grad():
+        assert without_raft(**outputs).logits.shape == (1, 5)
