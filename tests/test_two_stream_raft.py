@@ -17,7 +17,8 @@ from hf_videomodels.training import collate
 
 from .conformance import _decode_all_frames
 from .conftest import SAMPLE_GIF, require_shared
-from .test_two_stream_modeling import TINY_I3D, TINY_RAFT, TINY_TSN
+from .test_raft_modeling import TINY as TINY_RAFT
+from .test_two_stream_modeling import TINY_I3D, TINY_TSN
 
 STACK = 2
 SIZE = 64
