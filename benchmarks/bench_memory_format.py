@@ -25,8 +25,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--frames", type=int, help="clip length (default: the model config's num_frames)")
+    parser.add_argument("--size", type=int, help="frame size (default: the model config's image_size)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--device", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     parser.add_argument("--dtype", nargs="+", default=["fp32", "bf16"], choices=sorted(DTYPES))
@@ -45,7 +45,10 @@ def main(argv=None) -> None:
         torch.manual_seed(0)
         shipped = arch.classification_class(arch.config_class(num_labels=400)).eval()
         contiguous = copy.deepcopy(shipped).to(memory_format=torch.contiguous_format)
-        pixel_values = torch.randn(args.batch, args.frames, shipped.config.num_channels, args.size, args.size)
+        # Each model at its own clip size (C3D's fc6 takes only 16x112x112).
+        frames = args.frames or shipped.config.num_frames
+        size = args.size or shipped.config.image_size
+        pixel_values = torch.randn(args.batch, frames, shipped.config.num_channels, size, size)
         for device in args.device:
             torch.backends.cudnn.benchmark = torch.device(device).type == "cuda"
             shipped, contiguous, x = shipped.to(device), contiguous.to(device), pixel_values.to(device)
@@ -56,7 +59,7 @@ def main(argv=None) -> None:
                         repeats=args.repeats,
                     )  # fmt: skip
                     print(
-                        f"| {arch.name} {args.frames}x{args.size} | {device} | {dtype_name} | {t_contiguous * 1e3:.0f} ms "
+                        f"| {arch.name} {frames}x{size} | {device} | {dtype_name} | {t_contiguous * 1e3:.0f} ms "
                         f"| {t_last * 1e3:.0f} ms | {t_contiguous / t_last:.2f}× |",
                         flush=True,
                     )
