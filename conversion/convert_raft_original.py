@@ -169,6 +169,13 @@ def convert_original_state_dict(
 
 # ---------------------------------------------------------------------------------------------- model cards
 
+# The torchvision weights that are these checkpoints ported (their names say so): torchvision's measurements of them.
+TORCHVISION_PORTS = {
+    "raft-things": "Raft_Large_Weights.C_T_V1",
+    "raft-sintel": "Raft_Large_Weights.C_T_SKHT_V1",
+    "raft-kitti": "Raft_Large_Weights.C_T_SKHT_K_V1",
+    "raft-small": "Raft_Small_Weights.C_T_V1",
+}
 # The official checkpoints: file stem -> (padding mode of its evaluation, what it was trained on).
 PUBLISHED = {
     "raft-things": ("sintel", "FlyingChairs, then FlyingThings3D (the paper's C+T model, used for Sintel/KITTI "
@@ -201,6 +208,18 @@ with torch.no_grad():
 ```"""
 
 
+def torchvision_metrics(weights: str | None) -> dict[str, float] | None:
+    """``{"Sintel-Train-Cleanpass epe": 1.4411, ...}`` as torchvision's weight enum ``weights``
+    (``"Raft_Large_Weights.C_T_V1"``) reports them; None for None."""
+    if weights is None:
+        return None
+    import torchvision
+
+    enum_name, member = weights.split(".")
+    reported = getattr(torchvision.models.optical_flow, enum_name)[member].meta["_metrics"]
+    return {f"{dataset} {name}": value for dataset, values in reported.items() for name, value in values.items()}
+
+
 def build_video_processor(padding_mode: str = "sintel") -> RaftVideoProcessor:
     return RaftVideoProcessor(padding_mode=padding_mode)
 
@@ -221,6 +240,8 @@ def model_card(
     trained_on: str,
     source: str,
     verified: str = VERIFIED_BY_TESTS,
+    metrics: dict[str, float] | None = None,
+    metrics_source: str = "",
 ) -> str:
     size = "small" if config.upsampling == "bilinear" else "large"
     notes = (
@@ -230,12 +251,14 @@ def model_card(
         "FlyingChairs). `model.clip_flow(pixel_values)` gives the flow of every consecutive pair of `(batch, frames, "
         "3, H, W)` clips at any size. Fine-tuning: pass `flow_labels` (and `valid_mask`) for RAFT's sequence loss."
     )
+    if metrics:
+        notes += f"\n\nResults: end-point error (epe) in pixels and KITTI's Fl-all in percent, {metrics_source}."
     return render_model_card(
         model_id=model_id,
         architecture="RAFT",
         base_model=None,
         datasets=[],
-        metrics=None,
+        metrics=metrics,
         source=source,
         preprocessing=preprocessing_rows(processor),
         notes=notes,
@@ -262,8 +285,15 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
         state_dict = meta_state_dict_from_manifest(reference_dir / "raft" / f"{name}.manifest.json")
         config, _ = convert_original_state_dict(state_dict)
         processor = build_video_processor(padding_mode)
+        port = TORCHVISION_PORTS.get(name)
         cards[f"{name.replace('-', '_')}.md"] = model_card(
-            name, config, processor, trained_on, original_source_line(f"{name}.pth")
+            name,
+            config,
+            processor,
+            trained_on,
+            original_source_line(f"{name}.pth"),
+            metrics=torchvision_metrics(port),
+            metrics_source=f"as torchvision reports them for its port of this checkpoint (`{port}`)",
         )
     return cards
 
@@ -280,12 +310,21 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     file_name = Path(str(args.checkpoint)).name
     padding_mode = args.padding_mode or ("kitti" if "kitti" in file_name.lower() else "sintel")
-    config, converted = convert_original_state_dict(load_checkpoint(args.checkpoint), num_iterations=args.num_iterations)
+    state_dict = load_checkpoint(args.checkpoint)
+    config, converted = convert_original_state_dict(state_dict, num_iterations=args.num_iterations)
     model = load_converted(RaftModel, config, converted)
     processor = build_video_processor(padding_mode)
-    trained_on = PUBLISHED.get(Path(file_name).stem, (None, "the data of the original checkpoint"))[1]
+    stem = Path(file_name).stem
+    trained_on = PUBLISHED.get(stem, (None, "the data of the original checkpoint"))[1]
+    port = TORCHVISION_PORTS.get(stem)
     card = model_card(
-        args.push_to_hub or Path(args.output).name, config, processor, trained_on, original_source_line(file_name)
+        args.push_to_hub or Path(args.output).name,
+        config,
+        processor,
+        trained_on,
+        original_source_line(file_name),
+        metrics=torchvision_metrics(port),
+        metrics_source=f"as torchvision reports them for its port of this checkpoint (`{port}`)",
     )
     return save_converted(model, processor, args.output, card, args.push_to_hub)
 

@@ -23,11 +23,19 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import ConversionError, base_arg_parser, load_checkpoint, load_converted, run_script, save_converted
+from conversion.common import (
+    ConversionError,
+    base_arg_parser,
+    load_checkpoint,
+    load_converted,
+    run_script,
+    save_converted,
+)
 from conversion.convert_raft_original import (
     build_video_processor,
     convert_by_layout,
     model_card,
+    torchvision_metrics,
     strip_data_parallel_prefix,
 )
 from hf_videomodels.models.raft import RaftConfig, RaftModel
@@ -46,7 +54,10 @@ PUBLISHED = {
         "raft_large",
         "C+T, then the Sintel mix (Sintel, KITTI, HD1K, FlyingThings3D; trained by torchvision's reference scripts)",
     ),
-    "raft_large_C_T_SKHT_K_V1": ("raft_large", "C+T, the Sintel mix, then KITTI (ported from the original raft-kitti.pth)"),
+    "raft_large_C_T_SKHT_K_V1": (
+        "raft_large",
+        "C+T, the Sintel mix, then KITTI (ported from the original raft-kitti.pth)",
+    ),
     "raft_large_C_T_SKHT_K_V2": (
         "raft_large",
         "C+T, the Sintel mix, then KITTI (trained by torchvision's reference scripts)",
@@ -119,6 +130,29 @@ def torchvision_source_line(name: str) -> str:
     )
 
 
+def weights_enum_name(name: str) -> str | None:
+    """``raft_large_C_T_V2`` -> ``Raft_Large_Weights.C_T_V2`` (None for a name that is not a published one)."""
+    if name not in PUBLISHED:
+        return None
+    model, size, weights = name.split("_", 2)
+    return f"Raft_{size.capitalize()}_Weights.{weights}"
+
+
+def card(model_id: str, name: str, config: RaftConfig, processor) -> str:
+    trained_on = PUBLISHED.get(name, (None, "the data of the torchvision weights"))[1]
+    weights = weights_enum_name(name)
+    return model_card(
+        model_id,
+        config,
+        processor,
+        trained_on,
+        torchvision_source_line(name),
+        VERIFIED_BY_TESTS,
+        metrics=torchvision_metrics(weights),
+        metrics_source=f"as torchvision reports them for `{weights}`",
+    )
+
+
 def published_model_cards(reference_dir: Path) -> dict[str, str]:
     """{card file name: text} for torchvision's RAFT weights. torchvision's own model, built on the meta device,
     gives every tensor's shape (there is no manifest to read); ``reference_dir`` is not needed."""
@@ -132,9 +166,7 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
         padding_mode = "kitti" if name.endswith(("K_V1", "K_V2")) else "sintel"
         processor = build_video_processor(padding_mode)
         model_id = name.replace("_", "-")
-        cards[f"{name}.md"] = model_card(
-            model_id, config, processor, trained_on, torchvision_source_line(name), VERIFIED_BY_TESTS
-        )
+        cards[f"{name}.md"] = card(model_id, name, config, processor)
     return cards
 
 
@@ -154,16 +186,15 @@ def main(argv: list[str] | None = None) -> Path:
         import torchvision
 
         state_dict = getattr(torchvision.models.optical_flow, args.model)(weights=args.weights).state_dict()
-        name = f"{args.model}_{args.weights}"
+        weights_enum = "Raft_Large_Weights" if args.model == "raft_large" else "Raft_Small_Weights"
+        name = f"{args.model}_{getattr(torchvision.models.optical_flow, weights_enum)[args.weights].name}"
     else:
         state_dict, name = load_checkpoint(args.checkpoint), Path(str(args.checkpoint)).stem
     config, converted = convert_torchvision_state_dict(state_dict)
     model = load_converted(RaftModel, config, converted)
     processor = build_video_processor(args.padding_mode)
-    trained_on = PUBLISHED.get(name, (None, "the data of the torchvision weights"))[1]
-    model_id = args.push_to_hub or Path(args.output).name
-    card = model_card(model_id, config, processor, trained_on, torchvision_source_line(name), VERIFIED_BY_TESTS)
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    text = card(args.push_to_hub or Path(args.output).name, name, config, processor)
+    return save_converted(model, processor, args.output, text, args.push_to_hub)
 
 
 if __name__ == "__main__":

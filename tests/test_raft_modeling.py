@@ -19,6 +19,7 @@ from conversion.convert_raft_torchvision import convert_torchvision_state_dict
 from hf_videomodels.models.raft import RaftConfig, RaftModel, RaftVideoProcessor
 from hf_videomodels.models.raft.modeling_raft import sequence_loss
 
+from .conformance import ModelConformance
 from .conftest import REFERENCE_DIR, require_shared
 from .utils import randomize_batch_norm
 
@@ -37,7 +38,7 @@ TINY = {
     "motion_output_size": 16,
     "flow_head_hidden_size": 16,
     "mask_hidden_size": 16,
-    "num_iterations": 3,
+    "num_iterations": 2,
 }
 
 
@@ -65,6 +66,31 @@ def input_padder(height: int, width: int, mode: str) -> list[int]:
     return [pad_wd // 2, pad_wd - pad_wd // 2, 0, pad_ht]
 
 
+class TestRaftConformance(ModelConformance):
+    """The part of the suite every model runs (RAFT is not a classifier): the tiny large-style model, with
+    BatchNorm in the context encoder and convex upsampling."""
+
+    config_class = RaftConfig
+    base_model_class = RaftModel
+    task_model_class = RaftModel
+    video_processor_class = RaftVideoProcessor
+    output_name = "flow"
+
+    def make_config(self, **overrides):
+        return RaftConfig(**{**TINY, **overrides})
+
+    def make_pixel_values(self, config, batch_size=2):
+        return random_pairs(batch_size, 32, 40, seed=batch_size)
+
+    def make_targets(self, config, inputs):
+        pairs = inputs["pixel_values"]
+        generator = torch.Generator().manual_seed(0)
+        return {"flow_labels": torch.randn(pairs.shape[0], 2, *pairs.shape[-2:], generator=generator)}
+
+    def make_video_processor(self, config):
+        return RaftVideoProcessor()
+
+
 # ---- the original code's fixtures --------------------------------------------------------------------------
 
 
@@ -76,7 +102,9 @@ def fixtures() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return pairs, load_file(require_shared(RAFT_DIR / "outputs.safetensors"))
 
 
-@pytest.mark.parametrize(("checkpoint", "prefix"), [("raft_parity.pth", "raft"), ("raft_small_parity.pth", "raft_small")])
+@pytest.mark.parametrize(
+    ("checkpoint", "prefix"), [("raft_parity.pth", "raft"), ("raft_small_parity.pth", "raft_small")]
+)
 def test_matches_original_fixtures(fixtures, checkpoint, prefix):
     pairs, expected = fixtures
     state_dict = torch.load(require_shared(RAFT_DIR / checkpoint), map_location="cpu", weights_only=True)
@@ -355,3 +383,16 @@ def test_warm_start_adds_the_initial_flow():
     assert warm.low_resolution_flow.shape == (1, 2, 4, 4)
     assert max_diff(warm.flow, first.flow) > 0
     assert math.isfinite(warm.flow.abs().max().item())
+
+
+def test_processor_and_model_on_the_shared_clip(sample_gif):
+    """A real decoded video: 3 consecutive frames -> 2 pairs, the model's flow at the frames' own size."""
+    inputs = RaftVideoProcessor()(str(sample_gif), num_frames=3, return_tensors="pt")
+    pairs, (left, right, top, bottom) = inputs["pixel_values"], inputs["padding"].tolist()
+    assert pairs.shape[:3] == (2, 2, 3) and pairs.shape[-2] % 8 == 0 and pairs.shape[-1] % 8 == 0
+    assert torch.equal(pairs[0, 1], pairs[1, 0])  # consecutive pairs share a frame
+    assert pairs.min() >= -1 and pairs.max() <= 1
+    with torch.no_grad():
+        flow = tiny_model()(**inputs).flow
+    assert flow.shape == (2, 2, pairs.shape[-2] - top - bottom, pairs.shape[-1] - left - right)
+    assert torch.isfinite(flow).all()

@@ -58,6 +58,10 @@ class OpticalFlowOutput(ModelOutput):
 # ------------------------------------------------------------------------------------------------ encoders
 
 
+# ReLUs work in place on the fresh output of a conv or norm (which their backward does not need), as the
+# original's nn.ReLU(inplace=True): one memory pass less per activation.
+
+
 def _norm(kind: str, channels: int, eps: float) -> nn.Module:
     if kind == "instance":  # no affine parameters and no running statistics, as the original's InstanceNorm2d
         return nn.InstanceNorm2d(channels)
@@ -80,9 +84,9 @@ class RaftResidualBlock(GradientCheckpointingLayer):
         self.downsample = _projection(in_channels, out_channels, norm, stride, eps)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        residual = F.relu(self.norm1(self.conv1(hidden_states)))
-        residual = F.relu(self.norm2(self.conv2(residual)))
-        return F.relu(self.downsample(hidden_states) + residual)
+        residual = F.relu(self.norm1(self.conv1(hidden_states)), inplace=True)
+        residual = F.relu(self.norm2(self.conv2(residual)), inplace=True)
+        return F.relu(self.downsample(hidden_states) + residual, inplace=True)
 
 
 class RaftBottleneckBlock(GradientCheckpointingLayer):
@@ -101,10 +105,10 @@ class RaftBottleneckBlock(GradientCheckpointingLayer):
         self.downsample = _projection(in_channels, out_channels, norm, stride, eps)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        residual = F.relu(self.norm1(self.conv1(hidden_states)))
-        residual = F.relu(self.norm2(self.conv2(residual)))
-        residual = F.relu(self.norm3(self.conv3(residual)))
-        return F.relu(self.downsample(hidden_states) + residual)
+        residual = F.relu(self.norm1(self.conv1(hidden_states)), inplace=True)
+        residual = F.relu(self.norm2(self.conv2(residual)), inplace=True)
+        residual = F.relu(self.norm3(self.conv3(residual)), inplace=True)
+        return F.relu(self.downsample(hidden_states) + residual, inplace=True)
 
 
 def _projection(in_channels: int, out_channels: int, norm: str, stride: int, eps: float) -> nn.Module:
@@ -136,7 +140,7 @@ class RaftEncoder(nn.Module):
         self.dropout = nn.Dropout2d(config.dropout) if config.dropout > 0 else nn.Identity()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        hidden_states = F.relu(self.stem_norm(self.stem_conv(images)))
+        hidden_states = F.relu(self.stem_norm(self.stem_conv(images)), inplace=True)
         for stage in self.stages:
             hidden_states = stage(hidden_states)
         return self.dropout(self.projection(hidden_states))
@@ -145,18 +149,43 @@ class RaftEncoder(nn.Module):
 # ---------------------------------------------------------------------------------------------- correlation
 
 
-def correlation_pyramid(features1: torch.Tensor, features2: torch.Tensor, num_levels: int) -> list[torch.Tensor]:
-    """All-pairs correlation ``<f1(i), f2(j)> / sqrt(C)`` as one batched matmul, pooled over the second frame's
-    positions: level ``l`` is ``(batch * h * w, 1, h / 2^l, w / 2^l)`` (2x2 average pooling, floored sizes)."""
-    batch, channels, height, width = features1.shape
-    volume = torch.bmm(features1.flatten(2).transpose(1, 2), features2.flatten(2))
-    # The original divides by torch.sqrt(torch.tensor(C).float()), a float32 scalar: the same value.
-    level = (volume / torch.tensor(float(channels)).sqrt()).view(batch * height * width, 1, height, width)
-    pyramid = [level]
-    for _ in range(num_levels - 1):
-        level = F.avg_pool2d(level, 2, stride=2)
-        pyramid.append(level)
-    return pyramid
+class CorrelationPyramid:
+    """The all-pairs correlation of a batch of frame pairs, pooled into levels, and its windowed lookup."""
+
+    def __init__(self, features1: torch.Tensor, features2: torch.Tensor, num_levels: int, radius: int):
+        """``<f1(i), f2(j)> / sqrt(C)`` as one batched matmul, pooled over the second frame's positions: level ``l``
+        is ``(batch * h * w, 1, h / 2^l, w / 2^l)`` (2x2 average pooling, floored sizes)."""
+        batch, channels, height, width = features1.shape
+        volume = torch.bmm(features1.flatten(2).transpose(1, 2), features2.flatten(2))
+        # The original divides by torch.sqrt(torch.tensor(C).float()), a float32 scalar: the same value.
+        level = (volume / torch.tensor(float(channels)).sqrt()).view(batch * height * width, 1, height, width)
+        self.levels = [level]
+        for _ in range(num_levels - 1):
+            level = F.avg_pool2d(level, 2, stride=2)
+            self.levels.append(level)
+        # The window, then grid_sample's normalisation per level: a position p (x, y on the 1/8 grid) is read at
+        # p / 2^l + offset on level l, i.e. at 2 * (p / 2^l + offset) / (size - 1) - 1 in [-1, 1] coordinates, as
+        # the original's bilinear_sampler computes it; folded into one multiply-add per level and iteration.
+        window = lookup_window(radius, features1.device)
+        self.samplers = []
+        for index, level in enumerate(self.levels):
+            sizes = torch.tensor(level.shape[:-3:-1], dtype=torch.float32, device=features1.device)  # (w, h)
+            to_unit = 2 / (sizes - 1)
+            self.samplers.append((to_unit / 2**index, window * to_unit - 1))
+
+    def lookup(self, coords: torch.Tensor) -> torch.Tensor:
+        """Correlation features ``(batch, levels * (2r+1)^2, h, w)``: for every position the window around its
+        current match ``coords`` (``(batch, 2, h, w)``, x and y on the 1/8 grid) on each level, read bilinearly
+        with ``grid_sample(align_corners=True)`` and zero outside, as the original."""
+        batch, _, height, width = coords.shape
+        centres = coords.permute(0, 2, 3, 1).reshape(batch * height * width, 1, 1, 2)
+        sampled = [
+            F.grid_sample(level, torch.addcmul(offset, centres, scale), align_corners=True)
+            for level, (scale, offset) in zip(self.levels, self.samplers)
+        ]
+        sampled = [samples.view(batch, height, width, -1) for samples in sampled]
+        # (batch, h, w, C) viewed as (batch, C, h, w) is channels-last memory: no copy for channels-last convs.
+        return torch.cat(sampled, dim=-1).permute(0, 3, 1, 2)
 
 
 def lookup_window(radius: int, device: torch.device) -> torch.Tensor:
@@ -165,29 +194,6 @@ def lookup_window(radius: int, device: torch.device) -> torch.Tensor:
     encoder's first conv follow that order."""
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
     return torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1)
-
-
-def sample_pixels(images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples of ``images`` at pixel coordinates ``points`` (``(..., 2)`` as x, y), zero outside, via
-    ``grid_sample(align_corners=True)`` as the original's ``bilinear_sampler`` (the same normalisation, so the
-    same rounding)."""
-    height, width = images.shape[-2:]
-    x, y = points.split(1, dim=-1)
-    grid = torch.cat([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-
-
-def lookup_correlation(pyramid: list[torch.Tensor], coords: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Correlation features ``(batch, levels * (2r+1)^2, h, w)``: for every position the window around its
-    current match ``coords`` (``(batch, 2, h, w)``, x and y on the 1/8 grid), scaled to each level."""
-    batch, _, height, width = coords.shape
-    centres = coords.permute(0, 2, 3, 1).reshape(batch * height * width, 1, 1, 2)
-    sampled = [
-        sample_pixels(level, centres / 2**index + window).view(batch, height, width, -1)
-        for index, level in enumerate(pyramid)
-    ]
-    # (batch, h, w, C) viewed as (batch, C, h, w) is channels-last memory: no copy for channels-last convs.
-    return torch.cat(sampled, dim=-1).permute(0, 3, 1, 2)
 
 
 def pixel_grid(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
@@ -221,11 +227,11 @@ class RaftMotionEncoder(nn.Module):
 
     def forward(self, flow: torch.Tensor, corr: torch.Tensor) -> torch.Tensor:
         for conv in self.corr_convs:
-            corr = F.relu(conv(corr))
+            corr = F.relu(conv(corr), inplace=True)
         flow_features = flow
         for conv in self.flow_convs:
-            flow_features = F.relu(conv(flow_features))
-        motion = F.relu(self.conv(torch.cat([corr, flow_features], dim=1)))
+            flow_features = F.relu(conv(flow_features), inplace=True)
+        motion = F.relu(self.conv(torch.cat([corr, flow_features], dim=1)), inplace=True)
         return torch.cat([motion, flow], dim=1)
 
 
@@ -253,9 +259,10 @@ class RaftConvGRU(nn.Module):
 
     def forward(self, hidden: torch.Tensor, motion: torch.Tensor, context_term: torch.Tensor) -> torch.Tensor:
         context_gates, context_candidate = context_term.split([2 * self.hidden_size, self.hidden_size], dim=1)
-        gates = torch.sigmoid(self.gates(torch.cat([hidden, motion], dim=1)) + context_gates)
+        # In place on the convs' fresh outputs (which their backward does not need).
+        gates = self.gates(torch.cat([hidden, motion], dim=1)).add_(context_gates).sigmoid_()
         update, reset = gates.chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate(torch.cat([reset * hidden, motion], dim=1)) + context_candidate)
+        candidate = self.candidate(torch.cat([reset * hidden, motion], dim=1)).add_(context_candidate).tanh_()
         return (1 - update) * hidden + update * candidate
 
 
@@ -268,7 +275,7 @@ class RaftFlowHead(nn.Module):
         self.conv2 = nn.Conv2d(head_size, 2, 3, padding=1)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.conv2(F.relu(self.conv1(hidden)))
+        return self.conv2(F.relu(self.conv1(hidden), inplace=True))
 
 
 class RaftUpdateBlock(GradientCheckpointingLayer):
@@ -278,9 +285,8 @@ class RaftUpdateBlock(GradientCheckpointingLayer):
         super().__init__()
         self.motion_encoder = RaftMotionEncoder(config)
         kernels = [(1, 5), (5, 1)] if config.gru_type == "separable" else [(3, 3)]
-        self.gru = nn.ModuleList(
-            RaftConvGRU(config.hidden_size, config.context_size, config.motion_output_size, kernel) for kernel in kernels
-        )
+        sizes = (config.hidden_size, config.context_size, config.motion_output_size)
+        self.gru = nn.ModuleList(RaftConvGRU(*sizes, kernel) for kernel in kernels)
         self.flow_head = RaftFlowHead(config.hidden_size, config.flow_head_hidden_size)
 
     def context_terms(self, context: torch.Tensor) -> list[torch.Tensor]:
@@ -307,7 +313,7 @@ class RaftMaskHead(nn.Module):
         self.scale = config.mask_scale
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.scale * self.conv2(F.relu(self.conv1(hidden)))
+        return self.scale * self.conv2(F.relu(self.conv1(hidden), inplace=True))
 
 
 def convex_upsample(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -465,7 +471,7 @@ class RaftModel(RaftPreTrainedModel):
         # The correlation runs in float32 even under autocast, as the original's mixed precision keeps it.
         with torch.autocast(pixel_values.device.type, enabled=False):
             features1, features2 = features.float().chunk(2)
-            pyramid = correlation_pyramid(features1, features2, config.corr_levels)
+            pyramid = CorrelationPyramid(features1, features2, config.corr_levels, config.corr_radius)
         hidden, context = self.context_encoder(first).split([config.hidden_size, config.context_size], dim=1)
         hidden = torch.tanh(hidden)
         context_terms = self.update_block.context_terms(F.relu(context))
@@ -478,12 +484,11 @@ class RaftModel(RaftPreTrainedModel):
                 f"{tuple(initial_flow.shape)}"
             )
         coords1 = coords0 if initial_flow is None else coords0 + initial_flow
-        window = lookup_window(config.corr_radius, pixel_values.device)
         keep_all = output_all_iterations or flow_labels is not None
         flows = []
         for iteration in range(num_iterations):
             coords1 = coords1.detach()  # as the original: no gradient through the lookup positions
-            corr = lookup_correlation(pyramid, coords1, window)
+            corr = pyramid.lookup(coords1)
             hidden, delta = self.update_block(hidden, corr, coords1 - coords0, *context_terms)
             coords1 = coords1 + delta
             if keep_all or iteration == num_iterations - 1:
