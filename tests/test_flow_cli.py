@@ -93,3 +93,15 @@ def test_flow_command_refuses_a_classifier(sample_gif, tmp_path, capsys):
     I3DForVideoClassification(I3DConfig(**TINY)).save_pretrained(tmp_path / "i3d")
     code = main(["flow", str(sample_gif), "--model", str(tmp_path / "i3d"), "--output", str(tmp_path / "f.png")])
     assert code == 2 and "not an optical-flow model" in capsys.readouterr().err
+
+
+def test_flow_processor_takes_the_raft_folder(raft, raft_folder, tmp_path):
+    from hf_videomodels import FlowVideoProcessor
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
+    settings = dict(mode="clip", num_frames=2, size={"shortest_edge": 128}, crop_size={"height": 128, "width": 128})
+    by_folder = FlowVideoProcessor(**settings, flow_model=str(raft_folder), num_iterations=2)
+    expected = FlowVideoProcessor(**settings, flow_model=raft, num_iterations=2)(frames)["flow_values"]
+    torch.testing.assert_close(by_folder(frames)["flow_values"], expected, atol=1e-4, rtol=1e-4)
+    by_folder.save_pretrained(tmp_path)
+    assert FlowVideoProcessor.from_pretrained(tmp_path).flow_model == str(raft_folder)  # a folder is saved

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
 import torchvision
 
 from conversion.convert_tsn_resnet import convert_resnet_state_dict
-from hf_videomodels import I3DConfig, I3DForVideoClassification, TSNForVideoClassification
+from hf_videomodels import ARCHITECTURES, I3DConfig, I3DForVideoClassification, TSNForVideoClassification
 from hf_videomodels.layers import adapt_input_channels, cross_modality_conv_weight
 
 from .test_i3d_modeling import TINY as TINY_I3D
@@ -81,3 +82,18 @@ def test_i3d_to_flow_clips(tmp_path):
     _check_save_load(flow, 2, shape, tmp_path)
     with pytest.raises(ValueError, match="starts from an RGB model"):
         adapt_input_channels(flow, 4)
+
+
+CLASSIFIERS = [arch for arch in ARCHITECTURES if arch.classification_class]
+
+
+@pytest.mark.parametrize("arch", CLASSIFIERS, ids=lambda arch: arch.name)
+def test_every_classifier_has_only_its_input_convs_adapted(arch):
+    """The adaptation finds convs by their 3 input channels: in every registered classifier these are the stem /
+    patch embedding (two for SlowFast's pathways), never an inner layer."""
+    config = arch.config_class(**arch.small_config)
+    with torch.device("meta"):
+        model = arch.classification_class(config)
+    names = adapt_input_channels(model, 4)
+    assert 1 <= len(names) <= 2 and all(re.search(r"stem|conv_?1|patch_emb", name) for name in names), names
+    assert model.config.num_channels == 4

@@ -44,6 +44,11 @@ def test_stacked_layout_interleaves_x_and_y_of_consecutive_pairs():
     frames = torch.from_numpy(numbered_flow(12)[[2, 3, 4]]) / 20
     torch.testing.assert_close(values[0, 0], frames.reshape(6, 8, 8))
     torch.testing.assert_close(stack_flow_pairs(frames[None], 3)[0, 0], frames.reshape(6, 8, 8))
+    # Three crops along the long side give a views axis, as for RGB.
+    wide = np.concatenate([numbered_flow(12), numbered_flow(12)[..., :4] + 100], axis=-1)  # 8 x 12, right edge apart
+    views = processor(wide, num_crops=3)["flow_values"]
+    assert views.shape == (1, 3, 2, 6, 8, 8)
+    assert float(views[0, 0].max()) < 1 and torch.all(views[0, 2, ..., -1] == 1)  # left crop, right crop
 
 
 def test_clip_layout_clipping_and_scaling():
@@ -97,7 +102,8 @@ def test_resizing_keeps_vectors_unless_asked_to_rescale_them():
         mode="clip", num_frames=2, size={"height": 8, "width": 16}, crop_size={"height": 8, "width": 16},
         rescale_flow_on_resize=True,
     )(flow)["flow_values"]  # fmt: skip
-    assert torch.allclose(fixed[0, :, 0], torch.tensor(4 / 20)) and torch.allclose(fixed[0, :, 1], torch.tensor(-3 / 20))
+    torch.testing.assert_close(fixed[0, :, 0], torch.full((2, 8, 16), 4 / 20))
+    torch.testing.assert_close(fixed[0, :, 1], torch.full((2, 8, 16), -3 / 20))
 
 
 # ----------------------------------------------------------------------------------------- precomputed

@@ -115,6 +115,11 @@ def model_device(model) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
+def model_dtype(model) -> torch.dtype:
+    parameter = next(iter(model.parameters()), None)
+    return parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+
+
 @torch.no_grad()
 def frame_pair_flow(
     frames: torch.Tensor,
@@ -149,19 +154,19 @@ def frame_pair_flow(
         raise ValueError(f"pair starts must be in [0, {count - 2}] for {count} frames, got {starts.tolist()}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    device = model_device(flow_model)
+    device, dtype = model_device(flow_model), model_dtype(flow_model)
     unique = np.unique(starts)
     computed = {}
     for first, length in consecutive_runs(unique, batch_size):
-        clip = raft_pixels(frames[first : first + length + 1].to(device))[None]
-        flow = flow_model.clip_flow(clip, num_iterations=num_iterations)[0]
+        clip = raft_pixels(frames[first : first + length + 1].to(device))[None].to(dtype)  # e.g. a bf16 model
+        flow = flow_model.clip_flow(clip, num_iterations=num_iterations)[0].float()
         for offset in range(length):
             computed[first + offset] = flow[offset]
         if progress is not None:
             progress(length)
     if not starts.size:
         return torch.zeros(0, 2, *frames.shape[-2:], device=device)
-    return torch.stack([computed[start] for start in starts.tolist()]).float()
+    return torch.stack([computed[start] for start in starts.tolist()])
 
 
 # ------------------------------------------------------------------------------------------------- cache

@@ -37,7 +37,8 @@ An array is flow when its channel axis (second or last) has 2 entries, RGB frame
 
 Spatial steps are those of :class:`VideoClipProcessor` (short-side or fixed resize, centre / three crops;
 training: random resized crop and, with ``do_flip``, a horizontal flip), made flow-aware: a flip mirrors the
-field **and negates x** (mmaction2's ``Flip`` inverts the x JPEGs for flow). A resize does **not** rescale the
+field **and negates x** (mmaction2's ``Flip`` inverts the x JPEGs for flow, ``255 - p``, which under its
+128 centre is the negation shifted by 1/128). A resize does **not** rescale the
 vectors by default (``rescale_flow_on_resize=False``): the originals (mmaction2's ``Resize`` /
 ``RandomResizedCrop`` on flow JPEGs, TSN's data layer) resize flow images like pictures, so their networks were
 trained on vectors in the pixels of the resolution the flow was computed at; ``True`` scales x and y by the
@@ -380,7 +381,9 @@ class FlowVideoProcessor(VideoClipProcessor):
             array = np.load(path, mmap_mode="r")
             found = from_array(array)
             if found is None:
-                raise UserInputError(f"{path} holds an array of shape {array.shape}, not flow (F, 2, H, W) / (F, H, W, 2)")
+                raise UserInputError(
+                    f"{path} holds an array of shape {array.shape}, not flow (F, 2, H, W) or (F, H, W, 2)"
+                )
             return found
         if path.is_dir() or (not path.exists() and not path.suffix and "://" not in str(video)):
             folder = path
@@ -456,7 +459,8 @@ class FlowVideoProcessor(VideoClipProcessor):
             clip = flow[torch.from_numpy(views[0])]
             scale_range, ratio_range = options["random_resized_crop_scale"], options["random_resized_crop_ratio"]
             top, left, height, width = random_resized_crop_box(*clip.shape[-2:], scale_range, ratio_range, generator)
-            clip = self._resize_flow(clip[..., top : top + height, left : left + width], (crop_height, crop_width), options)
+            clip = clip[..., top : top + height, left : left + width]
+            clip = self._resize_flow(clip, (crop_height, crop_width), options)
             if options["do_flip"] and float(torch.rand((), generator=generator)) < 0.5:
                 clip = clip.flip(-1) * torch.tensor([-1.0, 1.0], device=clip.device).view(2, 1, 1)
             out = clip[None]

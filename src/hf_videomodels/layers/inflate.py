@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
+from transformers import PreTrainedConfig
 
 INFLATION_MODES = ("mean", "center")
 
@@ -132,5 +133,25 @@ def adapt_input_channels(model: nn.Module, in_channels: int) -> list[str]:
         weight = cross_modality_conv_weight(conv.weight.detach(), in_channels)
         conv.weight = nn.Parameter(weight, requires_grad=conv.weight.requires_grad)
         conv.in_channels = in_channels
-    config.num_channels = in_channels
+    set_num_channels(config, in_channels)
     return [name for name, _ in convs]
+
+
+def set_num_channels(config: PreTrainedConfig, num_channels: int) -> None:
+    """``config.num_channels = num_channels``, or, where it is read from a sub-model's config (LRCN's CNN), on
+    that one sub-config."""
+    try:
+        config.num_channels = num_channels
+        return
+    except AttributeError:  # a property without a setter
+        pass
+    nested = [
+        value
+        for value in vars(config).values()
+        if isinstance(value, PreTrainedConfig) and hasattr(value, "num_channels")
+    ]
+    if len(nested) != 1:
+        raise ValueError(
+            f"cannot set num_channels on a {type(config).__name__}: it is derived, and not from one sub-config"
+        )
+    set_num_channels(nested[0], num_channels)
