@@ -53,7 +53,13 @@ def raft_config(small: bool):
 def setup_config(name: str, smoke: bool) -> TwoStreamConfig:
     """The full-size set-up (or, for ``smoke``, the same layout with tiny streams and the small RAFT)."""
     if name == "tsn":
-        tiny = {"depth": 10, "block_type": "basic", "stage_blocks": [1] * 4, "stem_channels": 8, "stage_channels": [8] * 4}
+        tiny = {
+            "depth": 10,
+            "block_type": "basic",
+            "stage_blocks": [1] * 4,
+            "stem_channels": 8,
+            "stage_channels": [8] * 4,
+        }
         stream = {**(tiny if smoke else {}), "num_frames": 2 if smoke else 8}
         rgb, flow, layout = TSNConfig(**stream), TSNConfig(**stream, num_channels=10), {"flow_mode": "stacked"}
     elif name == "i3d":
@@ -82,7 +88,9 @@ def measure_setup(name: str, video: Path, device: torch.device, repeats: int, sm
     model = TwoStreamForVideoClassification(config).eval().to(device)
     processor = TwoStreamVideoProcessor.for_model_config(config)
     if smoke:  # small frames (the smallest RAFT takes), so the smoke run stays quick on two cores
-        processor = processor.matched_to_config(config, size={"shortest_edge": 128}, crop_size={"height": 128, "width": 128})
+        processor = processor.matched_to_config(
+            config, size={"shortest_edge": 128}, crop_size={"height": 128, "width": 128}
+        )
     timings = {}
     timings["decode"], inputs = time_call(lambda: processor(str(video), return_tensors="pt"), repeats=repeats, warmup=0)
     pixel_values = inputs["pixel_values"].to(device)
@@ -90,7 +98,9 @@ def measure_setup(name: str, video: Path, device: torch.device, repeats: int, sm
     two_stream = model.two_stream
     timings["flow"], flow_values = time_call(lambda: two_stream.compute_flow(flow_frames), device, repeats=repeats)
     timings["rgb_stream"], rgb = time_call(lambda: two_stream.rgb_stream(pixel_values).logits, device, repeats=repeats)
-    timings["flow_stream"], flow = time_call(lambda: two_stream.flow_stream(flow_values).logits, device, repeats=repeats)
+    timings["flow_stream"], flow = time_call(
+        lambda: two_stream.flow_stream(flow_values).logits, device, repeats=repeats
+    )
     with torch.inference_mode():  # the stages together are the model's prediction
         end_to_end = model(pixel_values=pixel_values, flow_frames=flow_frames).logits
     torch.testing.assert_close(end_to_end, model.fusion(rgb, flow), rtol=1e-4, atol=1e-4)
@@ -118,7 +128,9 @@ def main(argv=None) -> dict:
     repeats = 1 if args.smoke else args.repeats
     with tempfile.TemporaryDirectory() as folder:
         video = sample_video(Path(folder))
-        results = {name: measure_setup(name, video, torch.device(args.device), repeats, args.smoke) for name in args.setups}
+        results = {
+            name: measure_setup(name, video, torch.device(args.device), repeats, args.smoke) for name in args.setups
+        }
     print(markdown(results))
     if args.output:
         args.output.write_text(json.dumps(results, indent=1))

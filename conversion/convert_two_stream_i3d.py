@@ -82,8 +82,9 @@ def model_card(model_id: str, model: TwoStreamForVideoClassification, processor,
     config = model.config
     charades = config.num_labels == CHARADES_NUM_CLASSES
     flow_source = (
-        "RAFT inside the model, from the clip's 65 RGB frames" if config.flow_model_config is not None else
-        "given as `flow_values` (precomputed; the original uses TV-L1)"
+        "RAFT inside the model, from the clip's 65 RGB frames"
+        if config.flow_model_config is not None
+        else "given as `flow_values` (precomputed; the original uses TV-L1)"
     )
     preprocessing = {
         "RGB stream": f"{processor.num_frames} consecutive frames, short side {processor.size.shortest_edge}, centre "
@@ -131,7 +132,9 @@ def main(argv: list[str] | None = None) -> Path:
     )
     model_id = args.push_to_hub or Path(args.output).name
     names = (Path(str(args.rgb_checkpoint)).name, Path(str(args.flow_checkpoint)).name)
-    return save_converted(model, processor, args.output, model_card(model_id, model, processor, names), args.push_to_hub)
+    return save_converted(
+        model, processor, args.output, model_card(model_id, model, processor, names), args.push_to_hub
+    )
 
 
 if __name__ == "__main__":

@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> Path:
     flow_model = AutoModel.from_pretrained(args.flow_model).eval() if args.flow_model else None
     model, processor = build_two_stream_tsn(source, args.source, labels, args.flow_stack_length, flow_model)
     model_id = args.push_to_hub or Path(args.output).name
-    return save_converted(model, processor, args.output, model_card(model_id, model, processor, source), args.push_to_hub)
+    return save_converted(
+        model, processor, args.output, model_card(model_id, model, processor, source), args.push_to_hub
+    )
 
 
 if __name__ == "__main__":

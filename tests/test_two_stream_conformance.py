@@ -44,7 +44,9 @@ class TestTwoStreamConformance(VideoModelConformance):
     def make_inputs(self, config, batch_size=2):
         inputs = inputs_for(config, batch_size, seed=batch_size)
         frames = config.flow_config.num_frames * (STACK + 1)
-        inputs["flow_frames"] = torch.rand(batch_size, frames, 3, 64, 64, generator=torch.Generator().manual_seed(9)) * 2 - 1
+        inputs["flow_frames"] = (
+            torch.rand(batch_size, frames, 3, 64, 64, generator=torch.Generator().manual_seed(9)) * 2 - 1
+        )
         return inputs
 
     def make_video_processor(self, config):
@@ -53,7 +55,9 @@ class TestTwoStreamConformance(VideoModelConformance):
     def expected_hidden_state_shapes(self, config, pixel_values):
         """The RGB stream's (TSN's) hidden states, then the flow stream's (the same shapes with its channels)."""
         tsn = test_tsn_modeling.TestTSNConformance()
-        flow_values = pixel_values.new_empty(*pixel_values.shape[:2], config.flow_config.num_channels, *pixel_values.shape[3:])
+        flow_values = pixel_values.new_empty(
+            *pixel_values.shape[:2], config.flow_config.num_channels, *pixel_values.shape[3:]
+        )
         return [
             *tsn.expected_hidden_state_shapes(config.rgb_config, pixel_values),
             *tsn.expected_hidden_state_shapes(config.flow_config, flow_values),

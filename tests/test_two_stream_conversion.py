@@ -67,4 +67,3 @@ def test_two_stream_i3d_script_writes_a_loadable_folder(tmp_path, i3d_checkpoint
     assert model.config.rgb_config.id2label == model.config.flow_config.id2label == model.config.id2label
     assert processor.flow_num_frames == 64
     assert "Two-stream I3D" in (output / "README.md").read_text()
-

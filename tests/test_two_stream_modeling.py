@@ -53,8 +53,6 @@ def make_model(config: TwoStreamConfig, seed: int = 0) -> TwoStreamForVideoClass
     return model
 
 
-
-
 # ---- configuration -------------------------------------------------------------------------------------------
 
 
@@ -80,10 +78,14 @@ def test_config_round_trip_through_auto_config(tmp_path):
     loaded = AutoConfig.from_pretrained(tmp_path)
     assert type(loaded) is TwoStreamConfig
     assert type(loaded.rgb_config) is I3DConfig and type(loaded.flow_config) is I3DConfig
-    assert loaded.flow_config.num_channels == 2 and loaded.flow_config.inception_channels == TINY_I3D["inception_channels"]
+    assert (
+        loaded.flow_config.num_channels == 2 and loaded.flow_config.inception_channels == TINY_I3D["inception_channels"]
+    )
     assert loaded.fusion == "softmax" and loaded.fusion_weights == [1.0, 1.0]
     # Streams given as dicts with their model_type, as config.json stores them.
-    from_dicts = TwoStreamConfig(rgb_config=config.rgb_config.to_dict(), flow_config=config.flow_config.to_dict(), flow_mode="clip")
+    from_dicts = TwoStreamConfig(
+        rgb_config=config.rgb_config.to_dict(), flow_config=config.flow_config.to_dict(), flow_mode="clip"
+    )
     assert type(from_dicts.rgb_config) is I3DConfig and from_dicts.flow_config.num_channels == 2
 
 
@@ -115,7 +117,8 @@ def test_invalid_config_raises(overrides, message):
 def test_streams_with_different_label_counts_are_refused():
     with pytest.raises(Exception, match="labels"):
         TwoStreamConfig(
-            rgb_config=TSNConfig(**TINY_TSN, num_labels=3), flow_config=TSNConfig(**TINY_TSN, num_channels=4, num_labels=5)
+            rgb_config=TSNConfig(**TINY_TSN, num_labels=3),
+            flow_config=TSNConfig(**TINY_TSN, num_channels=4, num_labels=5),
         )
 
 
@@ -167,7 +170,10 @@ def test_logit_fusion_is_the_weighted_sum(weights):
         rgb, flow = model.stream_logits(**inputs)
         fused = model(**inputs).logits
     by_hand = torch.tensor(
-        [[weights[0] * r + weights[1] * f for r, f in zip(rgb_row, flow_row)] for rgb_row, flow_row in zip(rgb.tolist(), flow.tolist())]
+        [
+            [weights[0] * r + weights[1] * f for r, f in zip(rgb_row, flow_row)]
+            for rgb_row, flow_row in zip(rgb.tolist(), flow.tolist())
+        ]
     )
     torch.testing.assert_close(fused, by_hand, rtol=0, atol=1e-5)
 
@@ -305,7 +311,9 @@ def test_multi_view_input_averages_fused_logits():
 
 def _numbered_video(num_frames: int, size: int = 32) -> np.ndarray:
     """uint8 frames whose pixels all hold the frame's index, so sampled frames can be read back."""
-    return np.broadcast_to(np.arange(num_frames, dtype=np.uint8)[:, None, None, None], (num_frames, size, size, 3)).copy()
+    return np.broadcast_to(
+        np.arange(num_frames, dtype=np.uint8)[:, None, None, None], (num_frames, size, size, 3)
+    ).copy()
 
 
 def _frame_numbers(frames: torch.Tensor) -> list[int]:

@@ -29,7 +29,9 @@ def raft_two_stream_config(**overrides) -> TwoStreamConfig:
     if "id2label" not in overrides:
         overrides.setdefault("num_labels", 5)
     overrides.setdefault("flow_model_config", RaftConfig(**TINY_RAFT))
-    return TwoStreamConfig(rgb_config=TSNConfig(**tsn), flow_config=TSNConfig(**tsn, num_channels=2 * STACK), **overrides)
+    return TwoStreamConfig(
+        rgb_config=TSNConfig(**tsn), flow_config=TSNConfig(**tsn, num_channels=2 * STACK), **overrides
+    )
 
 
 def make_model(config: TwoStreamConfig, seed: int = 0) -> TwoStreamForVideoClassification:
@@ -40,7 +42,9 @@ def make_model(config: TwoStreamConfig, seed: int = 0) -> TwoStreamForVideoClass
 def frames(batch: int, count: int, seed: int = 0) -> torch.Tensor:
     """Smooth random frames in [-1, 1] that move one pixel per frame, so RAFT has something to match."""
     generator = torch.Generator().manual_seed(seed)
-    base = torch.nn.functional.interpolate(torch.rand(batch, 3, 16, 16, generator=generator), size=(SIZE + count, SIZE + count), mode="bilinear")
+    base = torch.nn.functional.interpolate(
+        torch.rand(batch, 3, 16, 16, generator=generator), size=(SIZE + count, SIZE + count), mode="bilinear"
+    )
     return torch.stack([base[..., t : t + SIZE, t : t + SIZE] for t in range(count)], dim=1) * 2 - 1
 
 
@@ -133,8 +137,15 @@ def test_trainer_step_trains_the_streams_and_leaves_raft_fixed(tmp_path):
     dataset = _Clips(processor, videos, [0, 1])
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     arguments = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=2, learning_rate=1e-2,
-        report_to=[], remove_unused_columns=False, use_cpu=True, save_strategy="no", logging_steps=1,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        max_steps=2,
+        learning_rate=1e-2,
+        report_to=[],
+        remove_unused_columns=False,
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=1,
     )
     # The package's collation (what hf-videomodels train uses) stacks every video input the processor gives.
     result = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collate).train()

@@ -214,8 +214,8 @@ class TwoStreamModel(TwoStreamPreTrainedModel):
         if flow_values is None:
             if flow_frames is None:
                 raise ValueError(
-                    "the flow stream needs flow_values (flow scaled to [-1, 1]) or flow_frames (RGB frames for the flow "
-                    "model); the two-stream video processor returns one of them"
+                    "the flow stream needs flow_values (flow scaled to [-1, 1]) or flow_frames (RGB frames for the "
+                    "flow model); the two-stream video processor returns one of them"
                 )
             flow_values = self.compute_flow(flow_frames)
         check_video_input(flow_values, self.config.flow_config.num_channels, name="flow_values")
@@ -251,7 +251,11 @@ class TwoStreamForVideoClassification(VideoClassificationMixin, TwoStreamPreTrai
 
     @classmethod
     def from_streams(
-        cls, rgb_stream: PreTrainedModel, flow_stream: PreTrainedModel, flow_model: PreTrainedModel | None = None, **config
+        cls,
+        rgb_stream: PreTrainedModel,
+        flow_stream: PreTrainedModel,
+        flow_model: PreTrainedModel | None = None,
+        **config,
     ) -> TwoStreamForVideoClassification:
         """A two-stream model from two trained single-stream classifiers (and optionally a flow model), their weights
         copied unchanged; ``config`` sets the rest of :class:`TwoStreamConfig` (``fusion``, ``fusion_weights``,
@@ -279,7 +283,10 @@ class TwoStreamForVideoClassification(VideoClassificationMixin, TwoStreamPreTrai
         return model.eval()
 
     def stream_logits(
-        self, pixel_values: torch.Tensor, flow_values: torch.Tensor | None = None, flow_frames: torch.Tensor | None = None
+        self,
+        pixel_values: torch.Tensor,
+        flow_values: torch.Tensor | None = None,
+        flow_frames: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(rgb_logits, flow_logits)``, each ``(batch, num_labels)``: the two streams before fusion."""
         outputs = self.two_stream(pixel_values, flow_values=flow_values, flow_frames=flow_frames, return_dict=True)

@@ -18,13 +18,33 @@ FLOW_SETTINGS = ("flow_mode", "flow_num_frames", "flow_stack_length")
 # Call options of the RGB stream's clip (its length and frame spacing; flow is between neighbouring frames) and
 # pixel scaling, which the flow side does not take.
 RGB_ONLY_OPTIONS = (
-    "num_frames", "frame_sample_rate", "target_fps", "num_channels", "image_mean", "image_std", "channel_order",
-    "do_normalize", "do_rescale", "rescale_factor", "return_metadata",
+    "num_frames",
+    "frame_sample_rate",
+    "target_fps",
+    "num_channels",
+    "image_mean",
+    "image_std",
+    "channel_order",
+    "do_normalize",
+    "do_rescale",
+    "rescale_factor",
+    "return_metadata",
 )
 # The settings the flow processor shares with this one (spatial views, short videos, clip placement).
 FLOW_PROCESSOR_SETTINGS = (
-    "do_sample_frames", "short_video", "clip_alignment", "num_clips", "num_crops", "do_resize", "size", "resample",
-    "antialias", "short_side_resize", "do_center_crop", "crop_size", "random_resized_crop_scale",
+    "do_sample_frames",
+    "short_video",
+    "clip_alignment",
+    "num_clips",
+    "num_crops",
+    "do_resize",
+    "size",
+    "resample",
+    "antialias",
+    "short_side_resize",
+    "do_center_crop",
+    "crop_size",
+    "random_resized_crop_scale",
     "random_resized_crop_ratio",
 )
 # RAFT's input scaling, 2 * x / 255 - 1: x / 255 normalised with mean 0.5 and std 0.5.
@@ -57,7 +77,11 @@ def flow_frame_views(total_num_frames: int, options: dict, generator=None) -> li
     if options["flow_mode"] == "stacked":
         sampling = options["sampling"] if options["sampling"] in ("tsn", "segments") else "segments"
         (starts,) = sample_views(
-            max(total_num_frames - stack, 1), count, sampling=sampling, training=options["training"], generator=generator
+            max(total_num_frames - stack, 1),
+            count,
+            sampling=sampling,
+            training=options["training"],
+            generator=generator,
         )
         frames = starts[:, None] + np.arange(stack + 1)
         return [np.minimum(frames.reshape(-1), total_num_frames - 1)]
@@ -110,7 +134,8 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
 
     # The RGB side defaults to TSN's recipe, for the default config's RGB stream.
     num_frames, sampling, size, crop_size, image_mean, image_std = (
-        getattr(TSNVideoProcessor, name) for name in ("num_frames", "sampling", "size", "crop_size", "image_mean", "image_std")
+        getattr(TSNVideoProcessor, name)
+        for name in ("num_frames", "sampling", "size", "crop_size", "image_mean", "image_std")
     )
     flow_mode = "stacked"
     flow_num_frames = 8
@@ -156,7 +181,9 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
         overrides), RAFT's scaling."""
         settings = {key: value for key, value in self.to_dict().items() if key != "video_processor_type"}
         settings.update(flow_layout)
-        settings.update(image_mean=RAFT_MEAN, image_std=RAFT_STD, do_normalize=True, do_rescale=True, channel_order="rgb")
+        settings.update(
+            image_mean=RAFT_MEAN, image_std=RAFT_STD, do_normalize=True, do_rescale=True, channel_order="rgb"
+        )
         return FlowFramesProcessor(**settings)
 
     def flow_processor(self, **flow_layout) -> FlowVideoProcessor:
