@@ -531,6 +531,27 @@ def published_model_cards(reference_dir: Path) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------- script
 
 
+def add_source_arguments(parser) -> None:
+    """``--source``, ``--weights`` and ``--timm-model``: where the ResNet comes from (this script and the two-stream
+    TSN converter share them)."""
+    parser.add_argument("--source", choices=SOURCES, required=True, help="the library the checkpoint comes from")
+    parser.add_argument(
+        "--weights",
+        help="torchvision: which ImageNet weights the file holds, e.g. ResNet50_Weights.IMAGENET1K_V2 (they differ "
+        "in preprocessing); found from torchvision's file names when not given",
+    )
+    parser.add_argument("--timm-model", help="timm: the model name with its tag, e.g. resnet50.a1_in1k")
+
+
+def source_from_arguments(args) -> SourceCheckpoint:
+    """The checkpoint :func:`add_source_arguments` (and ``--checkpoint``) name."""
+    if args.source == "torchvision":
+        return torchvision_source(args.checkpoint, args.weights)
+    if args.source == "timm":
+        return timm_source(args.checkpoint, args.timm_model)
+    return transformers_source(args.checkpoint)
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = base_arg_parser(
         "Convert an ImageNet ResNet (torchvision, timm or transformers) to an hf_videomodels TSN folder.",
@@ -540,20 +561,9 @@ def main(argv: list[str] | None = None) -> Path:
         "(downloaded by timm)",
         checkpoint_required=False,
     )
-    parser.add_argument("--source", choices=SOURCES, required=True, help="the library the checkpoint comes from")
-    parser.add_argument(
-        "--weights",
-        help="torchvision: which ImageNet weights the file holds, e.g. ResNet50_Weights.IMAGENET1K_V2 (they differ "
-        "in preprocessing); found from torchvision's file names when not given",
-    )
-    parser.add_argument("--timm-model", help="timm: the model name with its tag, e.g. resnet50.a1_in1k")
+    add_source_arguments(parser)
     args = parser.parse_args(argv)
-    if args.source == "torchvision":
-        source = torchvision_source(args.checkpoint, args.weights)
-    elif args.source == "timm":
-        source = timm_source(args.checkpoint, args.timm_model)
-    else:
-        source = transformers_source(args.checkpoint)
+    source = source_from_arguments(args)
     labels = args.labels if args.labels is not None else source.labels
     config, converted = convert_resnet_state_dict(source.state_dict, args.source, labels, source.preprocessing.crop)
     model = load_converted(TSNForVideoClassification, config, converted)

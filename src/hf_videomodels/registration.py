@@ -32,6 +32,7 @@ ARCHITECTURE_FOLDERS = {
     "Swin": "swin",
     "VideoSwin": "video_swin",
     "RAFT": "raft",
+    "TwoStream": "two_stream",
 }
 
 
