@@ -405,3 +405,18 @@ def test_processor_and_model_on_the_shared_clip(sample_gif):
         flow = tiny_model()(**inputs).flow
     assert flow.shape == (2, 2, pairs.shape[-2] - top - bottom, pairs.shape[-1] - left - right)
     assert torch.isfinite(flow).all()
+
+
+@pytest.mark.parametrize("preset", ["small", "large"])
+def test_bf16_weights_compute_what_autocast_computes(preset):
+    """A model cast to bf16 runs (the float32 correlation lookups are cast to the update block's dtype) and gives
+    autocast's answer, since autocast casts the same tensors at the same places."""
+    torch.manual_seed(0)
+    model = RaftModel(getattr(RaftConfig, preset)()).eval()
+    pairs = torch.rand(1, 2, 3, 128, 128, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast_flow = model(pairs, num_iterations=2).flow
+        bf16_flow = model.to(torch.bfloat16)(pairs.bfloat16(), num_iterations=2).flow
+    assert torch.isfinite(bf16_flow).all()
+    torch.testing.assert_close(bf16_flow.float(), autocast_flow.float(), rtol=0, atol=1e-3)

@@ -488,8 +488,10 @@ class RaftModel(RaftPreTrainedModel):
         flows = []
         for iteration in range(num_iterations):
             coords1 = coords1.detach()  # as the original: no gradient through the lookup positions
-            corr = pyramid.lookup(coords1)
-            hidden, delta = self.update_block(hidden, corr, coords1 - coords0, *context_terms)
+            # The float32 lookups and coordinates meet the update block in its own dtype (autocast would cast
+            # them the same way; with bf16 weights nothing else does).
+            corr = pyramid.lookup(coords1).to(hidden.dtype)
+            hidden, delta = self.update_block(hidden, corr, (coords1 - coords0).to(hidden.dtype), *context_terms)
             coords1 = coords1 + delta
             if keep_all or iteration == num_iterations - 1:
                 flows.append(self.upsample(coords1 - coords0, hidden))
