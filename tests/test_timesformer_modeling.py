@@ -362,6 +362,23 @@ def test_init_follows_the_original():
     assert model.layers[0].attentions["space"].attention.qkv.weight.std() < 0.03
 
 
+@pytest.mark.parametrize("attention_type", ["divided_space_time", "joint_space_time", "axial"])
+def test_zero_time_embeddings_leave_a_fresh_model_blind_to_frame_order(attention_type):
+    # The original's zero time table (see test_init_follows_the_original): the rest of the network treats the
+    # frames alike (per-frame patches, attention without order), so shuffling the frames of a fresh model's input
+    # does not change its logits. Trained from scratch, only the time table can learn the order of frames (the
+    # motion benchmark's TimeSformer rows). A time table that differs across frames breaks the symmetry.
+    torch.manual_seed(0)
+    pixel_values = torch.randn(2, 4, 3, 32, 32)
+    shuffled = pixel_values[:, [2, 0, 3, 1]]
+    model = TimeSformerForVideoClassification(TimeSformerConfig(**TINY, attention_type=attention_type, num_labels=3))
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(pixel_values).logits, model(shuffled).logits, atol=1e-6)
+        model.timesformer.embeddings.time_embeddings.normal_(std=0.02)
+        assert not torch.allclose(model(pixel_values).logits, model(shuffled).logits, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

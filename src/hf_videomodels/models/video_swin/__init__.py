@@ -12,7 +12,10 @@ ARCHITECTURE = Architecture(
     VideoSwinVideoProcessor,
     # A narrow two-stage Swin (0.14 M parameters) for 16 x 64 x 64 clips: patches (2, 8, 8) give 8 x 8 x 8
     # tokens, then 8 x 4 x 4, windows (4, 4, 4); no stochastic depth for a run of ~100 steps.
+    # Weights drawn with std 0.1 instead of Swin-T's 0.02, which at width 32 leaves ~100 steps on the motion clips
+    # near chance (measured: 0.30 held-out; 0.97 with 0.1).
     small_config={
+        "initializer_range": 0.1,
         "patch_size": [2, 8, 8],
         "embed_dim": 32,
         "depths": [2, 2],
