@@ -360,8 +360,11 @@ def test_processor_save_load_keeps_the_flow_layout(tmp_path):
         TwoStreamVideoProcessor(flow_mode="pairs")
 
 
-def test_processor_gives_flow_values_from_precomputed_flow():
-    processor = TwoStreamVideoProcessor.for_model_config(tsn_two_stream_config())
+@pytest.mark.parametrize("bound", [20.0, 10.0])
+def test_processor_gives_flow_values_from_precomputed_flow(bound):
+    # The processor scales by the model's flow_bound, as RAFT inside the model does (not a fixed 20).
+    processor = TwoStreamVideoProcessor.for_model_config(tsn_two_stream_config(flow_bound=bound))
+    assert processor.flow_bound == bound
     video = _numbered_video(31)
     # Flow frame t of the video holds the constant (t, -t) pixels: readable back after clipping to +-20 and scaling.
     steps = np.arange(30, dtype=np.float32)[:, None, None, None]
@@ -371,8 +374,8 @@ def test_processor_gives_flow_values_from_precomputed_flow():
     assert outputs["flow_values"].shape == (1, 3, 2 * STACK, 32, 32)
     # The stacks start at TSN's test offsets over the 30 - L + 1 flow positions: x1, y1, x2, y2 of each stack.
     starts = [int(29 / 3 / 2 + 29 / 3 * i) for i in range(3)]
-    expected = [[min(t, 20) / 20 * sign for t in (start, start + 1) for sign in (1, -1)] for start in starts]
+    expected = [[min(t, bound) / bound * sign for t in (start, start + 1) for sign in (1, -1)] for start in starts]
     torch.testing.assert_close(outputs["flow_values"][0, :, :, 0, 0], torch.tensor(expected), rtol=0, atol=1e-6)
-    model = make_model(tsn_two_stream_config())
+    model = make_model(tsn_two_stream_config(flow_bound=bound))
     with torch.no_grad():
         assert model(**outputs).logits.shape == (1, 4)

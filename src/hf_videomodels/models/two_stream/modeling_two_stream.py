@@ -21,6 +21,7 @@ from torch import nn
 from transformers import AutoModel, AutoModelForVideoClassification, PreTrainedModel
 from transformers.utils import ModelOutput
 
+from ...flow_processing import scale_flow
 from ...modeling_utils import VideoClassificationMixin, VideoPreTrainedModel, check_video_input, output_flags
 from .configuration_two_stream import TwoStreamConfig
 
@@ -176,8 +177,7 @@ class TwoStreamModel(TwoStreamPreTrainedModel):
             groups = flow_frames.reshape(batch * (frames // group), group, *flow_frames.shape[2:])
             flow = self.flow_model.clip_flow(groups)  # (batch * segments, L, 2, H, W)
             flow = flow.reshape(batch, frames // group, 2 * (group - 1), *flow.shape[-2:])
-        bound = float(self.config.flow_bound)
-        return flow.clamp(-bound, bound) / bound
+        return scale_flow(flow, float(self.config.flow_bound))
 
     def forward(
         self,

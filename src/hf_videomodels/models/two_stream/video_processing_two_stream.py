@@ -14,7 +14,7 @@ from ...sampling import sample_views
 from ...video_processing_utils import VideoClipKwargs, VideoClipProcessor
 from ..tsn.video_processing_tsn import TSNVideoProcessor
 
-FLOW_SETTINGS = ("flow_mode", "flow_num_frames", "flow_stack_length")
+FLOW_SETTINGS = ("flow_mode", "flow_num_frames", "flow_stack_length", "flow_bound")
 # Call options of the RGB stream's clip (its length and frame spacing; flow is between neighbouring frames) and
 # pixel scaling, which the flow side does not take.
 RGB_ONLY_OPTIONS = (
@@ -58,11 +58,14 @@ class TwoStreamKwargs(VideoClipKwargs, total=False):
         Zisserman / TSN) or "clip" (``flow_num_frames`` + 1 consecutive frames, one flow field per frame, I3D).
     flow_num_frames: frames of the flow stream's input (segments for "stacked", flow fields for "clip").
     flow_stack_length: L, the flow fields stacked per segment ("stacked").
+    flow_bound: flow computed or read here is clipped to +-flow_bound pixels and divided by it (the model's
+        ``config.flow_bound``, which RAFT inside the model uses).
     """
 
     flow_mode: Literal["clip", "stacked"] | None
     flow_num_frames: int | None
     flow_stack_length: int | None
+    flow_bound: float | None
 
 
 def flow_frame_views(total_num_frames: int, options: dict, generator=None) -> list[np.ndarray]:
@@ -107,6 +110,7 @@ class FlowFramesProcessor(VideoClipProcessor):
     flow_mode = "stacked"
     flow_num_frames = 8
     flow_stack_length = 5
+    flow_bound = 20.0
 
     def _sample_views(self, metadata: VideoMetadata, options: dict, generator) -> list[np.ndarray]:
         if not options["do_sample_frames"]:
@@ -140,6 +144,7 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
     flow_mode = "stacked"
     flow_num_frames = 8
     flow_stack_length = 5
+    flow_bound = 20.0
 
     def __init__(self, **kwargs: Unpack[TwoStreamKwargs]) -> None:
         super().__init__(**kwargs)
@@ -153,6 +158,8 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
             value = options[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not options["flow_bound"] > 0:
+            raise ValueError(f"flow_bound must be positive, got {options['flow_bound']!r}")
 
     # ------------------------------------------------------------------------------------ model configs
 
@@ -173,6 +180,7 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
             "flow_mode": config.flow_mode,
             "flow_num_frames": config.flow_config.num_frames,
             "flow_stack_length": config.flow_stack_length,
+            "flow_bound": config.flow_bound,
         }
         return super().matched_to_config(config.rgb_config, **{**flow_layout, **overrides})
 
@@ -197,6 +205,7 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
             mode=layout["flow_mode"],
             num_frames=layout["flow_num_frames"],
             flow_length=layout["flow_stack_length"],
+            bound=layout["flow_bound"],
             # Flow fields of a clip are consecutive (sample rate 1); stacks start at segments like the RGB frames.
             sampling="clip" if clip else ("segments" if self.sampling == "segments" else "tsn"),
             frame_sample_rate=1,
