@@ -15,6 +15,7 @@ import torch
 from hf_videomodels import demo, evaluation
 from hf_videomodels.cli import main as cli_main
 from hf_videomodels.errors import UserInputError
+from hf_videomodels.modeling_utils import fuse_views, view_logits
 from hf_videomodels.model_card import (
     EVALUATION_END,
     EVALUATION_START,
@@ -25,15 +26,8 @@ from hf_videomodels.model_card import (
 from hf_videomodels.registration import find_architecture
 from hf_videomodels.video_io import VideoDecodingError
 
-TINY_TIMESFORMER = {
-    "image_size": 32,
-    "patch_size": 16,
-    "num_frames": 4,
-    "hidden_size": 32,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-}
+# The registry's small TimeSformer, on 4 frames of 32 pixels: fast enough for 6 views of every video.
+TINY_CLIP = {"num_frames": 4, "image_size": 32}
 # 2 clips x 3 crops; a 16-frame clip taken every frame, so the clips differ.
 TINY_PROTOCOL = {"num_clips": 2, "num_crops": 3, "view_fusion": "softmax", "frame_sample_rate": 1, "target_fps": None}
 CLASSES = sorted(demo.DIRECTIONS)
@@ -51,9 +45,8 @@ def model_folder(tmp_path_factory, data_folder):
     """A random tiny TimeSformer for the motion classes, whose processor saves a 2 x 3 view softmax protocol. Its
     classifier is centred on the data (the mean logits subtracted), so its random predictions vary by video."""
     arch = find_architecture("TimeSformer")
-    config = arch.config_class(
-        num_labels=4, id2label=dict(enumerate(CLASSES)), label2id={n: i for i, n in enumerate(CLASSES)}, **TINY_TIMESFORMER
-    )
+    labels = {"num_labels": 4, "id2label": dict(enumerate(CLASSES)), "label2id": {n: i for i, n in enumerate(CLASSES)}}
+    config = arch.config_class(**labels, **{**arch.small_config, **TINY_CLIP})
     torch.manual_seed(0)
     model = arch.classification_class(config).eval()
     processor = arch.video_processor_class.for_model_config(config, size={"shortest_edge": 40}, **TINY_PROTOCOL)
@@ -92,8 +85,8 @@ def test_fuse_views_softmax_and_logits_by_hand():
     # One video, three views: one sure of class 0, two mildly for class 1. Averaged logits pick 0, averaged
     # probabilities pick 1: the fusion changes the prediction.
     view_logits = torch.tensor([[10.0, 0.0], [0.0, 2.0], [0.0, 2.0]])
-    by_logits = evaluation.fuse_views(view_logits, 3, "logits")
-    by_softmax = evaluation.fuse_views(view_logits, 3, "softmax")
+    by_logits = fuse_views(view_logits, 3, "logits")
+    by_softmax = fuse_views(view_logits, 3, "softmax")
     assert torch.allclose(by_logits, torch.tensor([[10 / 3, 4 / 3]]))
     p0 = np.exp([10.0, 0.0]) / np.exp([10.0, 0.0]).sum()
     p1 = np.exp([0.0, 2.0]) / np.exp([0.0, 2.0]).sum()
@@ -101,9 +94,9 @@ def test_fuse_views_softmax_and_logits_by_hand():
     assert by_logits.argmax().item() == 0 and by_softmax.argmax().item() == 1
     # Two videos of two views each: views of a video are adjacent rows.
     two = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 5.0], [0.0, 1.0]])
-    assert torch.allclose(evaluation.fuse_views(two, 2, "logits"), torch.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    assert torch.allclose(fuse_views(two, 2, "logits"), torch.tensor([[2.0, 0.0], [0.0, 3.0]]))
     with pytest.raises(ValueError, match="view_fusion"):
-        evaluation.fuse_views(two, 2, "max")
+        fuse_views(two, 2, "max")
 
 
 @pytest.mark.parametrize("view_fusion", ["softmax", "logits"])
@@ -157,9 +150,24 @@ def test_logits_fusion_equals_the_models_own_view_averaging(model_folder, data_f
     ]
     with torch.no_grad():
         own = model(pixel_values).logits
-        folded = evaluation.view_logits(model, {"pixel_values": pixel_values}, 6)
+        folded = view_logits(model, {"pixel_values": pixel_values}, 6)
     assert folded.shape == (6, 4)
-    assert torch.allclose(evaluation.fuse_views(folded, 6, "logits"), own, atol=1e-5)
+    assert torch.allclose(fuse_views(folded, 6, "logits"), own, atol=1e-5)
+
+
+def test_pipeline_follows_the_view_fusion(model_folder, data_folder, tmp_path):
+    """The pipeline's scores are evaluate's fused scores: softmax fusion (the processor's) and logits (given)."""
+    from transformers import pipeline
+
+    classifier = pipeline("video-classification", model=str(model_folder))
+    video = str(data_folder / "bottom_to_top/bottom_to_top_001.mp4")
+    for view_fusion in ("softmax", "logits"):
+        options = {} if view_fusion == "softmax" else {"view_fusion": "logits"}
+        scores = {p["label"]: p["score"] for p in classifier(video, top_k=4, **options)}
+        expected = hand_scores(model_folder, [video], view_fusion)[0]
+        if view_fusion == "logits":
+            expected = np.exp(expected - expected.max()) / np.exp(expected - expected.max()).sum()
+        assert [scores[name] for name in CLASSES] == pytest.approx(expected, abs=1e-5)
 
 
 def test_protocol_read_from_the_processor_and_overridden(model_folder):

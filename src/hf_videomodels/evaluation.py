@@ -38,7 +38,7 @@ from .errors import UserInputError
 from .hub import resolve_model_reference
 from .metrics import MEAN_CLASS_ACCURACY, TOP_K_ACCURACY
 from .model_card import describe_protocol, replace_evaluation_section
-from .modeling_utils import average_views, fold_views, repeat_per_view
+from .modeling_utils import fuse_views, view_logits
 from .registration import BY_MODEL_TYPE
 from .training import TOP_K, load_video_folder, processor_summary
 from .video_io import VideoDecodingError
@@ -46,7 +46,6 @@ from .video_processing_utils import VideoClipProcessor
 
 logger = logging.getLogger(__name__)
 
-VIEW_FUSIONS = ("logits", "softmax")
 PROTOCOL_KEYS = ("num_clips", "num_crops", "view_fusion")
 # Up to this many classes the confusion matrix is drawn whole, with its labels and counts; beyond, a heat map.
 LABELLED_MATRIX_CLASSES = 30
@@ -157,31 +156,6 @@ class _VideoViews(torch.utils.data.Dataset):
 
 def _collate(items: list[dict]) -> list[dict]:
     return items  # stacked in predict, after the undecodable videos are set aside
-
-
-def fuse_views(view_logits: torch.Tensor, num_views: int, view_fusion: str) -> torch.Tensor:
-    """Per-view logits ``(videos * views, labels)`` (views of a video adjacent) -> one score row per video: the
-    mean of the logits ("logits") or of the softmax probabilities ("softmax")."""
-    if view_fusion == "softmax":
-        return average_views(view_logits.float().softmax(dim=-1), num_views)
-    if view_fusion == "logits":
-        return average_views(view_logits.float(), num_views)
-    raise ValueError(f"view_fusion must be one of {VIEW_FUSIONS}, got {view_fusion!r}")
-
-
-def view_logits(model, inputs: dict[str, torch.Tensor], num_views: int) -> torch.Tensor:
-    """The model's logits for every view of a batch of videos, ``(videos * views, labels)``: the video inputs'
-    views folded into the batch, any per-video input repeated for each view (as the model's forward does)."""
-    video_inputs = getattr(model, "video_input_names", (model.main_input_name,))
-    folded = {}
-    for name, value in inputs.items():
-        if name in video_inputs:
-            folded[name], views = fold_views(value) if value.ndim == 6 else (value, 1)
-            if views != num_views:
-                raise ValueError(f"{name} has {views} views per video, the protocol {num_views}")
-        else:
-            folded[name] = repeat_per_view(value, num_views)
-    return model(**folded).logits
 
 
 @torch.inference_mode()

@@ -40,7 +40,8 @@ Output: ``BatchFeature`` with float32 ``pixel_values`` ``(batch, frames, channel
 ``(batch, views, frames, channels, height, width)`` with ``views = num_clips * num_crops`` (clip-major, as
 SlowFast numbers its test views) when there is more than one view; the models average per-view logits.
 ``view_fusion`` records how the checkpoint's original test code combines the views' scores ("logits": their
-logits averaged; "softmax": their class probabilities averaged): ``hf-videomodels evaluate`` follows it.
+logits averaged; "softmax": their class probabilities averaged): ``hf-videomodels evaluate`` and the pipeline
+follow it (the model's own forward, given 6-D input, averages logits).
 
 ``seed`` (call-time) makes training samples reproducible; ``training`` and ``seed`` are call state and are not
 saved by ``save_pretrained``.
