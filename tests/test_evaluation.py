@@ -113,7 +113,8 @@ def test_metrics_match_a_hand_computation(model_folder, data_folder, tmp_path, v
     scores = hand_scores(model_folder, paths, view_fusion)
     predicted = scores.argmax(axis=1)
     assert [CLASSES[i] for i in predicted] == [row["predicted"] for row in predictions]
-    assert np.allclose([float(row["score"]) for row in predictions], scores.max(axis=1), atol=1e-5)
+    probabilities = scores if view_fusion == "softmax" else np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    assert np.allclose([float(row["probability"]) for row in predictions], probabilities.max(axis=1), atol=1e-5)
     assert len(set(predicted.tolist())) > 1  # the test would be weak if every video got one class
 
     per_class = [np.mean(predicted[labels == c] == c) for c in range(4)]
@@ -174,10 +175,13 @@ def test_protocol_read_from_the_processor_and_overridden(model_folder):
     _, processor = evaluation.load_classifier(model_folder)
     same, protocol = evaluation.evaluation_processor(processor)
     assert same is processor
-    assert protocol == {"num_clips": 2, "num_crops": 3, "view_fusion": "softmax", "views": 6, "overridden": []}
+    saved = {"num_clips": 2, "num_crops": 3, "view_fusion": "softmax"}
+    assert protocol == {**saved, "views": 6, "overridden": [], "saved": saved}
     changed, protocol = evaluation.evaluation_processor(processor, num_clips=1, num_crops=1, view_fusion="logits")
     assert (changed.num_clips, changed.num_crops, changed.view_fusion) == (1, 1, "logits")
     assert protocol["views"] == 1 and protocol["overridden"] == ["num_clips", "num_crops", "view_fusion"]
+    assert protocol["saved"] == saved
+    assert evaluation.evaluation_processor(processor, num_clips=2)[1]["overridden"] == []  # the saved value
     assert changed.num_frames == processor.num_frames and processor.num_clips == 2  # the rest kept, the saved untouched
     tsn = find_architecture("TSN").video_processor_class()
     with pytest.raises(UserInputError, match="num_clips must be 1"):
@@ -199,7 +203,8 @@ def test_cli_overrides_the_protocol_and_updates_the_card_once(model_folder, data
     assert card.count(EVALUATION_START) == 1 and card.count("## Evaluation") == 1
     assert card.startswith("# tiny")  # the rest of the card is kept
     assert f"| top1 accuracy | {results['metrics']['top1_accuracy']:.4f} |" in card
-    assert "1 view (one clip, one crop) (overriding num_clips, num_crops, view_fusion protocol)" in card
+    saved = "2 clip(s) × 3 crop(s) = 6 views, their softmax probabilities averaged"
+    assert f"Protocol: 1 view (one clip, one crop) (set for this run; the video processor saves {saved})." in card
 
 
 def test_replace_evaluation_section_in_a_rendered_card():

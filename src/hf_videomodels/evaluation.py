@@ -8,7 +8,7 @@ no validation split: point it at a folder of class sub-folders) and writes what 
 - ``per_class.csv``: per class its support, accuracy and the class it is most often mistaken for;
 - ``confusion_matrix.png``: the whole matrix with its labels for a few classes, a heat map and the most confused
   pairs for many;
-- ``predictions.csv``: each video's label, prediction and score.
+- ``predictions.csv``: each video's label, prediction and its probability (as the pipeline reports it).
 
 The protocol is the video processor's: ``num_clips`` x ``num_crops`` views per video, and ``view_fusion``, how
 the views' scores are combined ("logits": average the logits, as the models' forward does; "softmax": average
@@ -91,11 +91,13 @@ def load_classifier(reference, device: str | None = None):
 
 def evaluation_processor(processor: VideoClipProcessor, **overrides) -> tuple[VideoClipProcessor, dict]:
     """``processor`` with the protocol ``overrides`` given (None: the saved setting), and the protocol as a dict
-    (``num_clips``, ``num_crops``, ``views``, ``view_fusion``, ``overridden``: the settings changed here)."""
+    (``num_clips``, ``num_crops``, ``views``, ``view_fusion``; ``overridden``: the settings changed here, and
+    ``saved``: the processor's own three)."""
     unknown = set(overrides) - set(PROTOCOL_KEYS)
     if unknown:
         raise TypeError(f"unknown protocol setting(s) {sorted(unknown)}; expected {PROTOCOL_KEYS}")
     given = {key: value for key, value in overrides.items() if value is not None}
+    saved = {key: getattr(processor, key) for key in PROTOCOL_KEYS}
     if given:
         settings = {key: value for key, value in processor.to_dict().items() if key != "video_processor_type"}
         try:
@@ -104,7 +106,8 @@ def evaluation_processor(processor: VideoClipProcessor, **overrides) -> tuple[Vi
             raise UserInputError(f"this model's processor cannot take {given}: {error}") from None
     protocol = {key: getattr(processor, key) for key in PROTOCOL_KEYS}
     protocol["views"] = protocol["num_clips"] * protocol["num_crops"]
-    protocol["overridden"] = sorted(key for key, value in given.items())
+    protocol["overridden"] = sorted(key for key, value in given.items() if value != saved[key])
+    protocol["saved"] = saved
     return processor, protocol
 
 
@@ -352,6 +355,8 @@ def evaluate_model(
     predicted = scores.argmax(axis=1)
     metrics = accuracy_metrics(scores, labels)
     matrix = confusion_matrix(labels, predicted, len(names))
+    # What the pipeline reports: the averaged probabilities, or the softmax of the averaged logits.
+    probabilities = scores if protocol["view_fusion"] == "softmax" else torch.from_numpy(scores).softmax(-1).numpy()
     unreadable = [*folder.unreadable, *(Path(paths[i]) for i in sorted(failed))]
 
     output_dir = Path(output_dir)
@@ -371,10 +376,10 @@ def evaluate_model(
                 "video": paths[index],
                 "label": names[label],
                 "predicted": names[guess],
-                "score": float(row[guess]),
+                "probability": float(row[guess]),
                 "correct": int(label == guess),
             }
-            for index, label, guess, row in zip(kept, labels, predicted, scores)
+            for index, label, guess, row in zip(kept, labels, predicted, probabilities)
         ],
     )
     title = f"{Path(data_dir).name}: top-1 {metrics['top1_accuracy']:.3f}"
@@ -421,13 +426,18 @@ def card_section(results: dict) -> str:
     rows += [f"| {name.replace('_', ' ')} | {value:.4f} |" for name, value in metrics.items()]
     how = describe_protocol(protocol["num_clips"], protocol["num_crops"], protocol["view_fusion"])
     which = "the validation split" if results["split"] == "validation" else "every video"
-    source = "overriding " + ", ".join(protocol["overridden"]) if protocol["overridden"] else "the processor's own"
+    if protocol["overridden"]:
+        saved = protocol["saved"]
+        saved_how = describe_protocol(saved["num_clips"], saved["num_crops"], saved["view_fusion"])
+        source = f"set for this run; the video processor saves {saved_how}"
+    else:
+        source = "the video processor's own"
     text = (
         f"Measured with `hf-videomodels evaluate` on {counts['videos_evaluated']} videos of "
         f"{counts['classes_in_data']} classes ({which} of `{Path(results['data']).name}`).\n\n"
         + "\n".join(rows)
         + "\n\n"
-        f"Protocol: {how} ({source} protocol)."
+        f"Protocol: {how} ({source})."
     )
     if counts["unreadable_videos"]:
         text += f" {counts['unreadable_videos']} unreadable video file(s) were skipped."
