@@ -256,8 +256,8 @@ def model_card(model_id: str, config: VideoResNetConfig, processor: VideoResNetV
         f"{variant} converted from {weights}. {VERIFIED_BY_TESTS}\n\n"
         "The network ends with a global average pool, so it accepts other clip lengths and frame sizes. "
         "torchvision reports its accuracy over 5 clips of 16 frames per video at 15 fps: the video processor saved "
-        "here takes those 5 clips (pass `num_clips=1` for one quicker view). torchvision resizes uint8 frames and rounds back to uint8, the "
-        "processor resizes in float32: pixel values differ by at most half a grey level before normalisation."
+        "here takes those 5 clips (pass `num_clips=1` for one quicker view). torchvision resizes uint8 frames and "
+        "rounds back to uint8, the processor resizes in float32: pixel values differ by at most half a grey level before normalisation."
     )
     return render_model_card(
         model_id=model_id,

@@ -278,8 +278,8 @@ def model_card(model_id: str, config: VideoSwinConfig, checkpoint_name: str, kwa
         + (f", initialised from {variant.pretraining}" if variant else "")
         + f"). {VERIFIED_BY_TESTS} Any clip length and resolution run: tokens are padded to whole windows and "
         "windows shrink on smaller inputs, as in the original. The model's own forward averages the views' logits; "
-        "`hf-videomodels evaluate` averages their softmax, as the original (below). The processor reproduces the original "
-        "*test* pipeline (short side 224, three 224 crops), which gives the published accuracy; the original's "
+        "`hf-videomodels evaluate` and the pipeline average their softmax, as the original (below). The processor reproduces the "
+        "original *test* pipeline (short side 224, three 224 crops), which gives the published accuracy; the original's "
         "validation pipeline (short side 256, one centre crop) is `size={'shortest_edge': 256}, num_crops=1`."
     )
     if dataset is not None and dataset.sampling == "segments":

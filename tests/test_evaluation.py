@@ -229,7 +229,9 @@ def test_unreadable_videos_are_skipped_named_and_counted(model_folder, data_fold
         return original_call(self, videos, **kwargs)
 
     monkeypatch.setattr(processor_class, "__call__", failing_call)
-    result = evaluation.evaluate_model(model_folder, data, tmp_path / "out", num_clips=1, num_crops=1, show_progress=False)
+    result = evaluation.evaluate_model(
+        model_folder, data, tmp_path / "out", num_clips=1, num_crops=1, show_progress=False
+    )
     results = json.loads(result.files["results"].read_text())
     assert results["counts"]["videos_listed"] == 12 and results["counts"]["videos_evaluated"] == 10
     assert results["counts"]["unreadable_videos"] == 2

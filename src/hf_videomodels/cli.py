@@ -194,18 +194,28 @@ def build_parser() -> argparse.ArgumentParser:
         "with the views and view fusion saved in its video processor (the checkpoint's original test protocol), or "
         "the ones given here; writes results.json, per_class.csv, predictions.csv and confusion_matrix.png.",
     )
-    evaluate.add_argument("data_dir", metavar="DATA_DIR", help="folder of class sub-folders of videos (or train/ + validation/)")
-    evaluate.add_argument("--model", required=True, help="model folder (from a converter, train, save_pretrained) or Hub repo")
+    evaluate.add_argument(
+        "data_dir", metavar="DATA_DIR", help="folder of class sub-folders of videos (or train/ + validation/)"
+    )
+    evaluate.add_argument(
+        "--model", required=True, help="model folder (from a converter, train, save_pretrained) or Hub repo"
+    )
     evaluate.add_argument("--output", default="evaluation", help="folder for the results")
-    evaluate.add_argument("--num-clips", type=_positive_int, default=None, help="temporal views per video (default: the processor's)")
-    evaluate.add_argument("--num-crops", type=int, choices=(1, 3), default=None, help="spatial views per clip (default: the processor's)")
+    evaluate.add_argument(
+        "--num-clips", type=_positive_int, default=None, help="temporal views per video (default: the processor's)"
+    )
+    evaluate.add_argument(
+        "--num-crops", type=int, choices=(1, 3), default=None, help="spatial views per clip (default: the processor's)"
+    )
     evaluate.add_argument(
         "--view-fusion",
         choices=("logits", "softmax"),
         default=None,
         help="combine the views' logits or softmax probabilities by averaging (default: the processor's)",
     )
-    evaluate.add_argument("--batch-size", type=_positive_int, default=1, help="videos per forward pass (each with all its views)")
+    evaluate.add_argument(
+        "--batch-size", type=_positive_int, default=1, help="videos per forward pass (each with all its views)"
+    )
     evaluate.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding videos")
     evaluate.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
     evaluate.add_argument("--layout", default=None, help="data layout (default: detected from the folder)")

@@ -189,7 +189,8 @@ def predict(
                     logger.warning("skipping a video that cannot be decoded: %s", item["error"])
             good = [item for item in items if "inputs" in item]
             if good:
-                inputs = {name: torch.stack([item["inputs"][name] for item in good]).to(device) for name in good[0]["inputs"]}
+                names = good[0]["inputs"]
+                inputs = {name: torch.stack([item["inputs"][name] for item in good]).to(device) for name in names}
                 scores.append(fuse_views(view_logits(model, inputs, num_views), num_views, view_fusion).cpu())
                 kept += [item["index"] for item in good]
             bar.update(len(items))
