@@ -56,7 +56,7 @@ MOST_CONFUSED_PAIRS = 20
 class EvaluationResult:
     output_dir: Path
     metrics: dict  # top1_accuracy, top5_accuracy (more than five labels), mean_class_accuracy
-    protocol: dict  # num_clips, num_crops, views, view_fusion, and which of them were overridden
+    protocol: dict  # num_clips, num_crops, views, view_fusion; overridden (names) and saved (the processor's own)
     num_videos: int  # videos evaluated
     unreadable_videos: list[Path] = field(default_factory=list)  # skipped, each named in a warning
     files: dict[str, Path] = field(default_factory=dict)  # results, per_class, confusion_matrix, predictions
