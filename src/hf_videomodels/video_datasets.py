@@ -507,7 +507,7 @@ def load_video_folder(
         raise UserInputError("class folders have no annotation files: drop --annotations, or choose another --layout")
     if not 1 <= split <= NUMBERED_SPLITS.get(layout, 1):
         official = f"splits 1-{NUMBERED_SPLITS[layout]}" if layout in NUMBERED_SPLITS else "one split (--split 1)"
-        raise UserInputError(f"{LAYOUT_NAMES[layout]} has {official}; got --split {split}")
+        raise UserInputError(f"--split {split}: the {layout} layout has {official}")
     if layout == "folders":
         return _load_folders(root, val_fraction, seed)
     if layout == "ucf101":
