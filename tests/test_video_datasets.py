@@ -27,10 +27,15 @@ from .test_training import TINY_PROCESSOR, TINY_TIMESFORMER
 # Classes listed out of alphabetical order, so a loader that sorts instead of reading classInd.txt fails.
 UCF_CLASSES = ("PlayingCello", "ApplyEyeMakeup", "HandstandPushups")
 HMDB_CLASSES = ("wave", "brush_hair", "catch")
-# Some columns of each video's tag (1 train, 2 test, 0 unused) per split, as in *_test_splitN.txt.
+# The tags of each class's three videos per split (1 train, 2 test, 0 unused), as in *_test_splitN.txt.
 HMDB_TAGS = {1: (1, 2, 0), 2: (2, 1, 1), 3: (1, 0, 2)}
 KINETICS_LABELS = ("zumba", "air drumming", "abseiling")
-SSV2_LABELS = {"Putting something on something": "0", "Holding something": "1", "Pushing something from left to right": "2"}
+VIDEO = {"youtube_id": "a", "time_start": 0, "time_end": 10}  # the columns of a Kinetics CSV row but its label
+SSV2_LABELS = {
+    "Putting something on something": "0",
+    "Holding something": "1",
+    "Pushing something from left to right": "2",
+}
 SSV2_TEMPLATES = ("Putting [something] on [something]", "Holding [something]", "Pushing [something] from left to right")
 
 
@@ -95,12 +100,18 @@ def test_ucf101_annotations_outside_the_data_folder(ucf101):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda lists: _write_lines(lists / "testlist01.txt", ["Knitting/v_Knitting_g01_c01.avi"]), r"testlist01.txt:1"),
+        (
+            lambda lists: _write_lines(lists / "testlist01.txt", ["Knitting/v_Knitting_g01_c01.avi"]),
+            r"testlist01.txt:1",
+        ),
         (
             lambda lists: _write_lines(lists / "trainlist01.txt", ["ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 3"]),
             r"trainlist01.txt:1: .* is class 2 \(ApplyEyeMakeup\) in classInd.txt, not 3",
         ),
-        (lambda lists: _write_lines(lists / "classInd.txt", ["1 A", "3 B"]), r"classInd.txt:2: expected '2 <ClassName>'"),
+        (
+            lambda lists: _write_lines(lists / "classInd.txt", ["1 A", "3 B"]),
+            r"classInd.txt:2: expected '2 <ClassName>'",
+        ),
         (lambda lists: (lists / "testlist01.txt").unlink(), "annotation file not found: .*testlist01.txt"),
         (
             lambda lists: _write_lines(lists / "testlist01.txt", ["ApplyEyeMakeup/v_ApplyEyeMakeup_g07_c01.avi"]),
@@ -202,7 +213,9 @@ def kinetics(tmp_path_factory) -> Path:
                 path.write_bytes(b"not a video")
                 continue
             _write_clip(path, rng, "h264")
-        _write_csv(root / ("validate.csv" if split == "val" else "train.csv"), header, [{**r, "split": split} for r in rows])
+        _write_csv(
+            root / ("validate.csv" if split == "val" else "train.csv"), header, [{**r, "split": split} for r in rows]
+        )
     return root
 
 
@@ -230,7 +243,7 @@ def test_kinetics_class_order_is_the_published_label_list(tmp_path):
     published = require_shared(DATA_DIR / "labels" / "kinetics400.txt").read_text().splitlines()
     header = ["label", "youtube_id", "time_start", "time_end", "split"]
     shuffled = np.random.default_rng(0).permutation(published)
-    rows = [{"label": label, "youtube_id": f"id{i}", "time_start": 0, "time_end": 10} for i, label in enumerate(shuffled)]
+    rows = [{**VIDEO, "label": label, "youtube_id": f"id{i}"} for i, label in enumerate(shuffled)]
     _write_csv(tmp_path / "train.csv", header, rows)
     _write_csv(tmp_path / "validate.csv", header, rows[:3])
     _write_clip(tmp_path / "id0_000000_000010.mp4", np.random.default_rng(0), "h264")  # the other 399 are missing
@@ -246,8 +259,11 @@ def test_kinetics_errors(kinetics, tmp_path):
     shutil.copy(kinetics / "validate.csv", lists / "val.csv")
     with pytest.raises(UserInputError, match=r"none of the 6 videos listed in .*train.csv is under .*; expected"):
         load_video_folder(tmp_path, layout="kinetics", annotations=lists)
+    _write_csv(lists / "val.csv", ["label", "youtube_id", "time_start", "time_end"], [{"label": "yoga", **VIDEO}])
+    with pytest.raises(UserInputError, match="val.csv has labels that train.csv lacks: yoga"):
+        load_video_folder(kinetics, layout="kinetics", annotations=lists)
     header = ["youtube_id", "time_start", "time_end", "split"]  # the unlabelled test list's columns
-    _write_csv(lists / "train.csv", header, [{"youtube_id": "a", "time_start": 0, "time_end": 10}])
+    _write_csv(lists / "train.csv", header, [VIDEO])
     with pytest.raises(UserInputError, match=r"train.csv has no label column \(header: youtube_id,time_start"):
         load_video_folder(kinetics, layout="kinetics", annotations=lists)
     with pytest.raises(UserInputError, match="--split 2: the kinetics layout has one split"):
@@ -294,7 +310,9 @@ def test_ssv2_errors(ssv2, tmp_path):
     with pytest.raises(UserInputError, match=r"video 200, 'Spinning \[something\]', is not a class"):
         load_video_folder(ssv2, annotations=labels)
     validation.write_text(json.dumps([{"id": "999", "template": "Holding [something]"}]))
-    with pytest.raises(UserInputError, match=r"listed in something-something-v2-validation.json are not under .*999.webm"):
+    with pytest.raises(
+        UserInputError, match=r"listed in something-something-v2-validation.json are not under .*999.webm"
+    ):
         load_video_folder(ssv2, annotations=labels)
     (labels / "something-something-v2-labels.json").write_text(json.dumps({"Holding something": "1"}))
     with pytest.raises(UserInputError, match="class ids must be 0 to 0"):

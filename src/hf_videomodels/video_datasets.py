@@ -126,7 +126,7 @@ def _as_dataset(rows: list[tuple[Path, str]], class_names: list[str], source: st
     index = {name: i for i, name in enumerate(class_names)}
     unknown = sorted({name for _, name in rows} - set(index))
     if unknown:
-        raise UserInputError(f"{source} names classes that are not in the class list: {', '.join(unknown[:10])}")
+        raise UserInputError(f"{source} has classes that the training data lacks: {', '.join(unknown[:10])}")
     features = Features({"video": Value("string"), "label": ClassLabel(names=class_names)})
     return Dataset.from_dict(
         {"video": [str(path) for path, _ in rows], "label": [index[name] for _, name in rows]}, features=features
@@ -402,6 +402,11 @@ def _load_kinetics(root: Path, annotations: Path | None) -> VideoFolder:
             raise UserInputError(f"no {' or '.join(names)} in {lists}: the Kinetics layout needs its {split} list")
     table = {split: _read_kinetics_list(path) for split, path in files.items()}
     class_names = sorted({label for _, label in table["train"]})
+    unknown = sorted({label for _, label in table["validation"]} - set(class_names))
+    if unknown:
+        raise UserInputError(
+            f"{files['validation']} has labels that {files['train'].name} lacks: {', '.join(unknown[:NAMED_IN_MESSAGES])}"
+        )
     listed, missing, indexes = {}, [], {}
     for split, rows in table.items():
         folder = _first_folder(root, KINETICS_VIDEO_FOLDERS[split])
