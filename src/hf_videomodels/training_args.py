@@ -92,7 +92,10 @@ class TrainConfig:
     eval_batch_size: int | None = field(default=None, metadata={"help": "validation batch size; default: --batch-size"})
     val_fraction: float = field(
         default=0.2,
-        metadata={"help": "fraction of DATA_DIR/<class> videos held out for validation (stratified); 0: none"},
+        metadata={
+            "help": "fraction of DATA_DIR/<class> videos held out for validation (stratified); 0: none. Class "
+            "folders only: the other layouts have official splits"
+        },
     )
     layout: str = field(
         default="auto",
