@@ -239,6 +239,26 @@ def test_unreadable_videos_are_skipped_named_and_counted(model_folder, data_fold
     assert result.num_videos == 10 and len(read_csv(result.files["predictions"])) == 10
 
 
+def test_official_split_of_a_ucf101_layout(model_folder, data_folder, tmp_path):
+    """A UCF101-style download (classInd.txt, train/test lists): --split 2's test list is what is evaluated."""
+    root, lists = tmp_path / "ucf", tmp_path / "ucf" / "ucfTrainTestlist"
+    shutil.copytree(data_folder, root / "UCF-101")
+    lists.mkdir()
+    (lists / "classInd.txt").write_text("".join(f"{i} {name}\n" for i, name in enumerate(CLASSES, 1)))
+    videos = sorted(path.relative_to(root / "UCF-101").as_posix() for path in (root / "UCF-101").glob("*/*.mp4"))
+    for split in (1, 2, 3):
+        test = [video for i, video in enumerate(videos) if i % 3 == split - 1]
+        train = [f"{video} {CLASSES.index(video.split('/')[0]) + 1}" for video in videos if video not in test]
+        (lists / f"testlist{split:02d}.txt").write_text("\n".join(test) + "\n")
+        (lists / f"trainlist{split:02d}.txt").write_text("\n".join(train) + "\n")
+    argv = ["evaluate", str(root), "--model", str(model_folder), "--output", str(tmp_path / "out"), "--split", "2"]
+    assert cli_main([*argv, "--num-clips", "1", "--num-crops", "1", "--no-progress"]) == 0
+    results = json.loads((tmp_path / "out/results.json").read_text())
+    expected = [str(root / "UCF-101" / video) for i, video in enumerate(videos) if i % 3 == 1]
+    assert results["split"] == "validation" and results["counts"]["videos_evaluated"] == len(expected)
+    assert sorted(row["video"] for row in read_csv(tmp_path / "out/predictions.csv")) == expected
+
+
 def test_many_classes_picture_and_most_confused_pairs(tmp_path):
     rng = np.random.default_rng(0)
     names = [f"class {i}" for i in range(400)]

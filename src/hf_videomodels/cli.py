@@ -61,8 +61,6 @@ def _cmd_evaluate(args) -> int:
     from .evaluation import evaluate_model
 
     _check_device(args.device)
-    # The data layout options, only when given (the class-folder layout needs none).
-    folder_options = {key: getattr(args, key) for key in ("layout", "split", "annotations") if getattr(args, key)}
     result = evaluate_model(
         args.model,
         args.data_dir,
@@ -75,7 +73,9 @@ def _cmd_evaluate(args) -> int:
         device=args.device,
         update_card=args.update_card,
         show_progress=not args.no_progress,
-        **folder_options,
+        layout=args.layout,
+        split=args.split,
+        annotations=args.annotations,
     )
     protocol = result.protocol
     print(json.dumps({name: round(value, 4) for name, value in result.metrics.items()}, indent=1))
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data and the training")
     demo.set_defaults(func=_cmd_demo)
 
-    from .training_args import add_train_arguments  # light: keeps --help fast
+    from .training_args import LAYOUTS, add_train_arguments  # light: keeps --help fast
 
     train = commands.add_parser(
         "train",
@@ -190,12 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="measure a classifier's top-1/top-5/mean class accuracy with its multi-view test protocol",
-        description="Evaluate a video classifier on DATA_DIR's validation split (every video when there is none) "
-        "with the views and view fusion saved in its video processor (the checkpoint's original test protocol), or "
-        "the ones given here; writes results.json, per_class.csv, predictions.csv and confusion_matrix.png.",
+        description="Evaluate a video classifier on DATA_DIR's validation split (every video of a plain folder of "
+        "class folders) with the views and view fusion saved in its video processor (the checkpoint's original test "
+        "protocol), or the ones given here; writes results.json, per_class.csv, predictions.csv and "
+        "confusion_matrix.png.",
     )
     evaluate.add_argument(
-        "data_dir", metavar="DATA_DIR", help="folder of class sub-folders of videos (or train/ + validation/)"
+        "data_dir",
+        metavar="DATA_DIR",
+        help="class sub-folders of videos, train/ + validation/, or a UCF101, HMDB51, Kinetics or SSv2 download",
     )
     evaluate.add_argument(
         "--model", required=True, help="model folder (from a converter, train, save_pretrained) or Hub repo"
@@ -218,9 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding videos")
     evaluate.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
-    evaluate.add_argument("--layout", default=None, help="data layout (default: detected from the folder)")
-    evaluate.add_argument("--split", type=_positive_int, default=None, help="official split number (UCF101, HMDB51)")
-    evaluate.add_argument("--annotations", default=None, help="annotation file or folder of the layout")
+    evaluate.add_argument(
+        "--layout", choices=LAYOUTS, default="auto", help="how DATA_DIR is organised (auto: by its annotation files)"
+    )
+    evaluate.add_argument("--split", type=_positive_int, default=1, help="official split of UCF101 and HMDB51 (1-3)")
+    evaluate.add_argument(
+        "--annotations", metavar="PATH", default=None, help="folder (or a file in it) of the annotation files"
+    )
     evaluate.add_argument(
         "--update-card", action="store_true", help="write the numbers and protocol into the model folder's README.md"
     )

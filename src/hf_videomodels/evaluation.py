@@ -1,7 +1,8 @@
-"""Evaluating a video classifier on a folder of videos with its checkpoint's own multi-view test protocol.
+"""Evaluating a video classifier on a video data set with its checkpoint's own multi-view test protocol.
 
-``evaluate_model`` classifies every video of the data folder's validation split (every video when the layout has
-no validation split: point it at a folder of class sub-folders) and writes what a person checks a model by:
+``evaluate_model`` classifies every video of the data's validation split (the official one of UCF101, HMDB51,
+Kinetics and Something-Something v2, or ``validation/`` beside ``train/``; every video of a plain folder of class
+sub-folders) and writes what a person checks a model by:
 
 - ``results.json``: top-1, top-5 (with more than five labels) and mean class accuracy, the protocol, the model,
   the data and the counts (videos listed, evaluated, skipped as unreadable, each skipped file named);
@@ -40,7 +41,8 @@ from .metrics import MEAN_CLASS_ACCURACY, TOP_K_ACCURACY
 from .model_card import describe_protocol, replace_evaluation_section
 from .modeling_utils import fuse_views, view_logits
 from .registration import BY_MODEL_TYPE
-from .training import TOP_K, load_video_folder, processor_summary
+from .training import TOP_K, processor_summary
+from .video_datasets import load_video_folder
 from .video_io import VideoDecodingError
 from .video_processing_utils import VideoClipProcessor
 
@@ -325,13 +327,16 @@ def evaluate_model(
     device: str | None = None,
     update_card: bool = False,
     show_progress: bool = True,
-    **folder_options,
+    layout: str = "auto",
+    split: int = 1,
+    annotations=None,
 ) -> EvaluationResult:
     """Evaluate ``model_reference`` on ``data_dir`` (see the module docstring) and write the results to
     ``output_dir``. ``num_clips`` / ``num_crops`` / ``view_fusion`` override the processor's protocol (None: the
     saved one); ``batch_size`` counts videos (each brings all its views). ``update_card`` writes the measured
     numbers and the protocol into the model folder's README.md (its evaluation section, replaced on every run).
-    ``folder_options`` go to the data loader (its layout settings)."""
+    ``layout``, ``split`` and ``annotations`` say how the data is organised (``video_datasets.load_video_folder``:
+    class folders, UCF101 and HMDB51 with their official split ``split``, Kinetics, Something-Something v2)."""
     started = time.perf_counter()
     if update_card and not Path(str(model_reference)).expanduser().is_dir():
         raise UserInputError("--update-card writes the model folder's README.md: give a local model folder")
@@ -339,7 +344,7 @@ def evaluate_model(
     processor, protocol = evaluation_processor(
         processor, num_clips=num_clips, num_crops=num_crops, view_fusion=view_fusion
     )
-    folder = load_video_folder(data_dir, 0, 0, **folder_options)
+    folder = load_video_folder(data_dir, 0, 0, layout=layout, split=split, annotations=annotations)
     split = "validation" if "validation" in folder.splits else "all"
     videos = folder.splits["validation" if split == "validation" else "train"]
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
