@@ -291,6 +291,8 @@ def test_errors(model_folder, data_folder, tmp_path, capsys):
         shutil.copytree(data_folder / "left_to_right", other / name)
     with pytest.raises(UserInputError, match="not labels of the model: spinning"):
         evaluation.evaluate_model(model_folder, other, tmp_path, show_progress=False)
+    with pytest.raises(UserInputError, match="--num-workers must be at least 0"):
+        evaluation.evaluate_model(model_folder, data_folder, tmp_path, num_workers=-1)
     with pytest.raises(UserInputError, match="give a local model folder"):
         evaluation.evaluate_model("someone/some-model", data_folder, tmp_path, update_card=True)
     assert cli_main(["evaluate", str(tmp_path / "no_data"), "--model", str(model_folder)]) == 2

@@ -338,6 +338,8 @@ def evaluate_model(
     ``layout``, ``split`` and ``annotations`` say how the data is organised (``video_datasets.load_video_folder``:
     class folders, UCF101 and HMDB51 with their official split ``split``, Kinetics, Something-Something v2)."""
     started = time.perf_counter()
+    if num_workers < 0:
+        raise UserInputError(f"--num-workers must be at least 0, got {num_workers}")
     if update_card and not Path(str(model_reference)).expanduser().is_dir():
         raise UserInputError("--update-card writes the model folder's README.md: give a local model folder")
     model, processor = load_classifier(model_reference, device)
