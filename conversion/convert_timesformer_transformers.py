@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> Path:
             f"model's by at most {difference:.1e} (max abs, fp32)."
         ),
     )
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":
