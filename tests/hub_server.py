@@ -6,6 +6,7 @@ What it answers, as huggingface_hub 2.x calls it (read from its source: ``hf_api
 ``lfs.py``, ``file_download.py``):
 
 ================================================  =============================================================
+``GET  /api/agent-harnesses``                      the client's agent registry (empty here)
 ``POST /api/repos/create``                         create_repo; 409 with the repo's url when it exists
 ``POST /api/validate-yaml``                        the README metadata check that precedes a commit
 ``GET  /api/models/{repo}[/revision/{rev}]``       model_info / repo_info / resolve_revision: sha and siblings
@@ -302,6 +303,7 @@ REPO = r"(?P<repo_id>[\w.-]+/[\w.-]+)"
 
 class _HubHandler(_Handler):
     routes = (
+        ("GET", r"/api/agent-harnesses", "agent_harnesses"),
         ("POST", r"/api/repos/create", "create_repo"),
         ("POST", r"/api/validate-yaml", "validate_yaml"),
         ("GET", rf"/api/models/{REPO}", "model_info"),
@@ -328,6 +330,10 @@ class _HubHandler(_Handler):
         if commit is None:
             self._not_found(f"revision {revision}", "RevisionNotFound")
         return commit
+
+    def agent_harnesses(self) -> None:
+        """The registry of AI-agent environments the client reports in its user agent: none known here."""
+        self.send_json(200, {"standardEnvVars": [], "harnesses": {}})
 
     def create_repo(self) -> None:
         payload = self.read_json()
