@@ -39,9 +39,15 @@ def save_model_folder(
 
 def remote_code_card_section(model_id: str, bundle) -> str:
     """The model card's account of a folder saved with its code: how to load it without this package."""
-    classes = ", ".join(f"`{auto}`" for auto in bundle.auto_map)
+    if "AutoModelForVideoClassification" in bundle.auto_map:
+        loading = REMOTE_CODE_CLASSIFIER.format(model_id=model_id)
+    else:  # RAFT: a bare model, no pipeline
+        loading = REMOTE_CODE_MODEL.format(model_id=model_id)
     return REMOTE_CODE_SECTION.format(
-        model_id=model_id, classes=classes, count=len(bundle.files), requirements=" ".join(bundle.requirements)
+        count=len(bundle.files),
+        classes=", ".join(f"`{auto}`" for auto in bundle.auto_map),
+        requirements=" ".join(bundle.requirements),
+        loading=loading,
     )
 
 
@@ -54,7 +60,9 @@ for {classes} and `AutoVideoProcessor`, so transformers loads it without hf_vide
 pip install {requirements}
 ```
 
-```python
+{loading}
+"""
+REMOTE_CODE_CLASSIFIER = """```python
 from transformers import AutoModelForVideoClassification, AutoVideoProcessor, pipeline
 
 model = AutoModelForVideoClassification.from_pretrained("{model_id}", trust_remote_code=True)
@@ -63,8 +71,13 @@ classifier = pipeline("video-classification", model="{model_id}", trust_remote_c
 ```
 
 transformers' own pipeline passes the config's `num_frames` to the processor; with `import hf_videomodels` the
-pipeline keeps the saved processor's settings as they are.
-"""
+pipeline keeps the saved processor's settings as they are."""
+REMOTE_CODE_MODEL = """```python
+from transformers import AutoModel, AutoVideoProcessor
+
+model = AutoModel.from_pretrained("{model_id}", trust_remote_code=True)
+processor = AutoVideoProcessor.from_pretrained("{model_id}", trust_remote_code=True)
+```"""
 
 
 class PushFailed(UserInputError):
