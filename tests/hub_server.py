@@ -242,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
     def hub(self) -> LocalHub:
         return self.server.hub
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format, *args) -> None:
         pass  # requests are kept in hub.requests instead of printed
 
     def _dispatch(self) -> None:
@@ -257,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.hub.unhandled.append(f"{self.command} {self.path}")
         self.send_json(404, {"error": f"the local test Hub does not serve {self.command} {url.path}"})
 
-    do_GET = do_HEAD = do_POST = do_PUT = _dispatch  # noqa: N815 - http.server's names
+    do_GET = do_HEAD = do_POST = do_PUT = _dispatch  # http.server's names for its methods
 
     def body_chunks(self):
         """The request body piece by piece (Content-Length or chunked); stops early if the connection closes."""

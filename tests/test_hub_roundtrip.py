@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,7 +59,7 @@ def assert_same_weights(a, b) -> None:
 def assert_files_come_back(folder, repo_id: str, names) -> None:
     """Every named file of ``folder`` downloads from ``repo_id`` byte for byte."""
     for name in names:
-        assert open(hf_hub_download(repo_id, name), "rb").read() == (folder / name).read_bytes(), name
+        assert Path(hf_hub_download(repo_id, name)).read_bytes() == (folder / name).read_bytes(), name
 
 
 def test_model_and_processor_push_to_hub(hub, tmp_path, motion_folder):
@@ -128,8 +129,8 @@ def test_converter_push_to_hub_from_a_hub_checkpoint(hub, tmp_path):
     code_files = sorted(path.name for path in out.glob("*.py"))
     assert "modeling_timesformer.py" in code_files
     assert_files_come_back(out, "me/timesformer-converted", (*MODEL_FILES, *code_files))
-    card = hf_hub_download("me/timesformer-converted", "README.md")
-    assert "base_model: someone/timesformer-tiny" in open(card).read()  # a Hub id, so the metadata names it
+    card = Path(hf_hub_download("me/timesformer-converted", "README.md")).read_text()
+    assert "base_model: someone/timesformer-tiny" in card  # a Hub id, so the metadata names it
     ours = AutoModelForVideoClassification.from_pretrained("me/timesformer-converted").eval()
     pixel_values = torch.randn(1, 4, 3, 32, 32)
     with torch.no_grad():
@@ -171,7 +172,7 @@ def test_upload_killed_half_way_leaves_no_revision_and_a_retry_succeeds(hub, tmp
     stalled = hashlib.sha256((second / "model.safetensors").read_bytes()).hexdigest()
     assert stalled not in hub.objects  # the half that arrived was dropped, not stored
     assert hub.head("me/interrupted") == before  # no commit: main still serves the first model, whole
-    assert open(hf_hub_download("me/interrupted", "README.md")).read() == "# seed 0\n"
+    assert Path(hf_hub_download("me/interrupted", "README.md")).read_text() == "# seed 0\n"
 
     push_folder(second, "me/interrupted")
     after = hub.head("me/interrupted")
@@ -190,7 +191,7 @@ def test_refused_upload_raises_one_line_and_commits_nothing(hub, tmp_path):
         push_folder(tmp_path, "me/refused")
     assert f"hf upload me/refused {tmp_path}" in str(raised.value) and "\n" not in str(raised.value)
     assert hub.head("me/refused") == before
-    assert open(hf_hub_download("me/refused", "README.md")).read() == "# first\n"
+    assert Path(hf_hub_download("me/refused", "README.md")).read_text() == "# first\n"
 
     push_folder(tmp_path, "me/refused")
     assert hub.head("me/refused").parent == before.oid

@@ -47,7 +47,7 @@ class CodeBundle:
 
 @dataclass(frozen=True)
 class _PackageImport:
-    """An import statement of a package module: its node, and the package modules it binds names from."""
+    """A ``from <package module> import names`` statement: its node, and the module it names."""
 
     node: ast.ImportFrom
     source: str  # the package module the names come from
@@ -63,37 +63,41 @@ def _module_source(name: str) -> str:
 def _is_module(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
+    except ModuleNotFoundError:  # the parent is a module, not a package: ``name`` is an attribute
         return False
 
 
+def _is_package(name: str) -> bool:
+    spec = importlib.util.find_spec(name)
+    return spec is not None and spec.submodule_search_locations is not None
+
+
 def _package_imports(module: str, tree: ast.Module) -> list[_PackageImport]:
-    """Every import of a package module in ``module`` (at any depth of the file, as check_imports reads it)."""
-    package_of = module if _module_source_is_package(module) else module.rpartition(".")[0]
+    """Every import of a package module in ``module`` (at any depth of the file, as check_imports reads it).
+
+    Only ``from <module> import <names>`` can be made flat; another form in the package's own code is a bug of the
+    package (RuntimeError), not something a user can change."""
+    package_of = module if _is_package(module) else module.rpartition(".")[0]
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == PACKAGE for alias in node.names):
-            raise UserInputError(f"{module}: `import {node.names[0].name}` cannot be bundled; use `from ... import`")
+            raise RuntimeError(f"{module}: `import {node.names[0].name}` cannot be bundled; use `from ... import`")
         if not isinstance(node, ast.ImportFrom):
             continue
-        target = importlib.util.resolve_name("." * node.level + (node.module or ""), package_of) if node.level else (
-            node.module or ""
-        )
+        if node.level:
+            target = importlib.util.resolve_name("." * node.level + (node.module or ""), package_of)
+        else:
+            target = node.module or ""
         if target.split(".")[0] != PACKAGE:
             continue
         submodules = [alias.name for alias in node.names if _is_module(f"{target}.{alias.name}")]
-        if submodules:  # "from . import x": transformers' loader would not follow it
-            raise UserInputError(
+        if submodules:  # "from . import x": transformers' loader follows only "from .x import ..."
+            raise RuntimeError(
                 f"{module} imports the module(s) {', '.join(submodules)} of {target} as names, which the bundle "
                 "cannot express; import the names from the module instead"
             )
         found.append(_PackageImport(node, target))
     return found
-
-
-def _module_source_is_package(name: str) -> bool:
-    spec = importlib.util.find_spec(name)
-    return spec is not None and spec.submodule_search_locations is not None
 
 
 def _collect(roots: list[str]) -> dict[str, tuple[str, ast.Module, list[_PackageImport]]]:
@@ -151,7 +155,9 @@ def _optional_import_guard(node: ast.stmt, indent: str) -> str:
 def _is_optional_import(node: ast.AST) -> bool:
     if isinstance(node, ast.Import):
         return all(alias.name.split(".")[0] in OPTIONAL_IMPORTS for alias in node.names)
-    return isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] in OPTIONAL_IMPORTS
+    if isinstance(node, ast.ImportFrom) and node.level == 0:
+        return (node.module or "").split(".")[0] in OPTIONAL_IMPORTS
+    return False
 
 
 def _inside_try(tree: ast.Module) -> set[int]:
