@@ -85,7 +85,7 @@ def test_bundle_is_what_transformers_loader_reads(tmp_path):
         imported = get_imports(tmp_path / name)
         assert "hf_videomodels" not in imported and "torchcodec" not in imported, name
     card = (tmp_path / "README.md").read_text()
-    assert "pip install av huggingface_hub numpy pillow torch transformers" in card
+    assert "pip install av huggingface_hub numpy pillow torch torchvision transformers" in card
 
 
 def test_the_package_loads_a_with_code_folder_with_its_own_classes(tmp_path):

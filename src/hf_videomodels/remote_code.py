@@ -31,6 +31,9 @@ UNBUNDLABLE = {PACKAGE: "the package itself", f"{PACKAGE}.registration": "the ta
 # step): the code imports them only once it knows they are installed, so in the bundle they go inside a try block,
 # which check_imports skips, instead of becoming a requirement.
 OPTIONAL_IMPORTS = frozenset({"torchcodec"})
+# Needed beside what the bundle imports: transformers' BaseVideoProcessor, which every video processor here subclasses,
+# declares the "torchvision" backend (``@requires``) and refuses to build without it.
+VIDEO_PROCESSOR_BACKENDS = frozenset({"torchvision"})
 CONFIG_FILE = "config.json"
 VIDEO_PROCESSOR_FILE = "video_preprocessor_config.json"
 
@@ -246,7 +249,8 @@ def write_model_code(folder, config, video_processor) -> CodeBundle:
     auto_map = {auto: _class_ref(cls, names) for auto, cls in classes.items()}
     _set_auto_map(folder / CONFIG_FILE, auto_map)
     _set_auto_map(folder / VIDEO_PROCESSOR_FILE, {"AutoVideoProcessor": _class_ref(processor_class, names)})
-    return CodeBundle(sorted(files), auto_map, requirements_of(third_party_imports(written)))
+    requirements = requirements_of(third_party_imports(written) | VIDEO_PROCESSOR_BACKENDS)
+    return CodeBundle(sorted(files), auto_map, requirements)
 
 
 def _set_auto_map(json_file: Path, auto_map: dict | None) -> None:
