@@ -158,6 +158,22 @@ class LocalHub:
         """Drop the stalled upload's connection unanswered, as when its client died; ``upload_dropped`` follows."""
         self._release.set()
 
+    def next_upload_fault(self) -> int | str | None:
+        """What the next LFS upload meets: an HTTP status to answer, "stall", or None (a normal upload)."""
+        with self.lock:
+            if self._upload_failures:
+                return self._upload_failures.pop(0)
+            if self._stall_next:
+                self._stall_next = False
+                return "stall"
+        return None
+
+    def stall(self) -> None:
+        """Called by a stalled upload: say so, wait for the release, then count the connection as dropped."""
+        self.upload_stalled.set()
+        self._release.wait(timeout=60)
+        self.upload_dropped.set()
+
     # ------------------------------------------------------------------------------------------- the API
 
     def create_repo(self, repo_id: str) -> bool:
@@ -453,19 +469,17 @@ class _StorageHandler(_Handler):
 
     def upload(self, oid: str) -> None:
         expected_size = int(self.query.get("size", ["-1"])[0])
-        if self.hub._upload_failures:
+        fault = self.hub.next_upload_fault()
+        if isinstance(fault, int):
             list(self.body_chunks())
-            self.send_json(self.hub._upload_failures.pop(0), {"error": "upload refused (injected failure)"})
+            self.send_json(fault, {"error": "upload refused (injected failure)"})
             return
-        stall, self.hub._stall_next = self.hub._stall_next, False
         received = bytearray()
         for piece in self.body_chunks():
             received += piece
-            if stall and len(received) >= expected_size // 2:
-                self.hub.upload_stalled.set()
-                self.hub._release.wait(timeout=60)
+            if fault == "stall" and len(received) >= expected_size // 2:
+                self.hub.stall()
                 self.close_connection = True  # the connection is gone mid-body: keep nothing, answer nothing
-                self.hub.upload_dropped.set()
                 return
         content = bytes(received)
         if len(content) != expected_size or hashlib.sha256(content).hexdigest() != oid:

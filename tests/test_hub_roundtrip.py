@@ -162,7 +162,8 @@ def test_upload_killed_half_way_leaves_no_revision_and_a_retry_succeeds(hub, tmp
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert hub.upload_stalled.wait(timeout=60), "the child never reached the LFS upload"
+        while not hub.upload_stalled.wait(timeout=0.2):
+            assert child.poll() is None, "the child ended before it reached the LFS upload"
     finally:
         child.kill()
         child.wait()
