@@ -151,7 +151,8 @@ class LocalHub:
         self._upload_failures += [status] * count
 
     def stall_next_upload(self) -> None:
-        """Read half of the next LFS upload, set ``upload_stalled`` and wait for ``release_stalled_upload``."""
+        """Read half of the next LFS upload, set ``upload_stalled`` and wait for ``release_stalled_upload`` (once
+        per hub: the release is not re-armed)."""
         self._stall_next = True
 
     def release_stalled_upload(self) -> None:
@@ -187,6 +188,8 @@ class LocalHub:
             return True
 
     def upload_mode(self, commit: Commit, path: str, size: int, sample: bytes) -> str:
+        """The upload mode: "lfs" for a path .gitattributes sends to LFS, a large file or binary content, else
+        "regular"."""
         attributes = commit.files.get(".gitattributes")
         patterns = [
             line.split()[0]
