@@ -282,13 +282,20 @@ def base_arg_parser(
     checkpoint_help: str = "path or URL of the original checkpoint",
     checkpoint_required: bool = True,
 ) -> argparse.ArgumentParser:
-    """``--checkpoint --output [--push-to-hub REPO]``, and ``--labels`` when the source has no class names.
+    """``--checkpoint --output [--push-to-hub REPO] [--with-code]``, and ``--labels`` when the source has no class
+    names.
 
     A script whose source may come from elsewhere (``checkpoint_required=False``) checks that it has one."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--checkpoint", required=checkpoint_required, help=checkpoint_help)
     parser.add_argument("--output", required=True, help="folder to write the converted model to")
     parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="also push the result to this Hub repo")
+    parser.add_argument(
+        "--with-code",
+        action="store_true",
+        help="also write the model's code into the folder (auto_map), so transformers alone loads it with "
+        "trust_remote_code=True",
+    )
     if default_labels is not None:
         parser.add_argument(
             "--labels",
@@ -300,9 +307,12 @@ def base_arg_parser(
     return parser
 
 
-def save_converted(model, video_processor, output_dir, card_text: str, push_to_hub: str | None = None) -> Path:
-    """Write safetensors weights, config (with id2label), video processor and README model card."""
-    return save_model_folder(model, video_processor, output_dir, card_text, push_to_hub)
+def save_converted(
+    model, video_processor, output_dir, card_text: str, push_to_hub: str | None = None, with_code: bool = False
+) -> Path:
+    """Write safetensors weights, config (with id2label), video processor and README model card (and with
+    ``with_code`` the model's code, see ``hf_videomodels.remote_code``); push them to ``push_to_hub`` if given."""
+    return save_model_folder(model, video_processor, output_dir, card_text, push_to_hub, with_code=with_code)
 
 
 # How torchvision measured its video weights (torchvision and video_swin torchvision converters' model cards).

@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> Path:
         metrics=torchvision_metrics(port),
         metrics_source=f"as torchvision reports them for its port of this checkpoint (`{port}`)",
     )
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

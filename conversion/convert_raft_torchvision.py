@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> Path:
     model = load_converted(RaftModel, config, converted)
     processor = build_video_processor(args.padding_mode)
     text = card(args.push_to_hub or Path(args.output).name, name, config, processor)
-    return save_converted(model, processor, args.output, text, args.push_to_hub)
+    return save_converted(model, processor, args.output, text, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

@@ -462,7 +462,7 @@ def write_folder(args, config: SlowFastConfig, converted, cfg, checkpoint_name: 
     processor = build_video_processor(config, cfg)
     model_id = args.push_to_hub or Path(args.output).name
     card = model_card(model_id, config, processor, checkpoint_name, source_note)
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 def main(argv: list[str] | None = None) -> Path:

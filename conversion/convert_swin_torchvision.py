@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> Path:
     config, converted = convert_torchvision_state_dict(state_dict)
     model = load_converted(SwinForVideoClassification, config, converted)
     card = per_frame_card(args.push_to_hub or Path(args.output).name, f"torchvision `{args.model or args.checkpoint}`")
-    return save_converted(model, SwinVideoProcessor.for_model_config(config), args.output, card, args.push_to_hub)
+    processor = SwinVideoProcessor.for_model_config(config)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

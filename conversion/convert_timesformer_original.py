@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> Path:
     processor = TimeSformerVideoProcessor(**processor_kwargs)
     model_id = args.push_to_hub or Path(args.output).name
     card = model_card(model_id, config, variant_name or checkpoint_name, processor_kwargs)
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> Path:
         ),
         evaluation_protocol=evaluation_protocol(processor_kwargs, TIMESFORMER_TEST),
     )
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

@@ -579,7 +579,7 @@ def main(argv: list[str] | None = None) -> Path:
     processor = build_video_processor(config, source.preprocessing)
     model_id = args.push_to_hub or Path(args.output).name
     card = model_card(model_id, config, processor, source)
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

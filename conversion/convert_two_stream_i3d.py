@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> Path:
     model_id = args.push_to_hub or Path(args.output).name
     names = (Path(str(args.rgb_checkpoint)).name, Path(str(args.flow_checkpoint)).name)
     return save_converted(
-        model, processor, args.output, model_card(model_id, model, processor, names), args.push_to_hub
+        model, processor, args.output, model_card(model_id, model, processor, names), args.push_to_hub,
+        with_code=args.with_code,
     )
 
 

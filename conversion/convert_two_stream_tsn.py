@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> Path:
     model, processor = build_two_stream_tsn(source, args.source, labels, args.flow_stack_length, flow_model)
     model_id = args.push_to_hub or Path(args.output).name
     return save_converted(
-        model, processor, args.output, model_card(model_id, model, processor, source), args.push_to_hub
+        model, processor, args.output, model_card(model_id, model, processor, source), args.push_to_hub,
+        with_code=args.with_code,
     )
 
 

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> Path:
     model_id = args.push_to_hub or Path(args.output).name
     dataset = "Kinetics-400" if config.num_labels == KINETICS_CLASSES else "IG-65M"
     card = model_card(model_id, config, processor, name, dataset)
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

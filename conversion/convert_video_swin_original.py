@@ -327,7 +327,9 @@ def main(argv: list[str] | None = None) -> Path:
     kwargs = video_processor_kwargs(config, variant)
     model_id = args.push_to_hub or Path(args.output).name
     card = model_card(model_id, config, variant_name or checkpoint_name, kwargs)
-    return save_converted(model, VideoSwinVideoProcessor(**kwargs), args.output, card, args.push_to_hub)
+    return save_converted(
+        model, VideoSwinVideoProcessor(**kwargs), args.output, card, args.push_to_hub, with_code=args.with_code
+    )
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ def save_vit_frames(model, args, mean_std, image_size, source: str, base_model: 
         notes="An image classifier applied to every frame; the frame logits are averaged. Frames never see each "
         "other, so it cannot tell motion directions apart.",
     )
-    return save_converted(model, processor, args.output, card, args.push_to_hub)
+    return save_converted(model, processor, args.output, card, args.push_to_hub, with_code=args.with_code)
 
 
 if __name__ == "__main__":

@@ -482,7 +482,9 @@ def main(argv: list[str] | None = None) -> Path:
     kwargs = processor_kwargs(variant, config)
     model_id = args.push_to_hub or Path(args.output).name
     card = model_card(model_id, config, args.variant, kwargs)
-    return save_converted(model, ViViTVideoProcessor(**kwargs), args.output, card, args.push_to_hub)
+    return save_converted(
+        model, ViViTVideoProcessor(**kwargs), args.output, card, args.push_to_hub, with_code=args.with_code
+    )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> Path:
     kwargs = processor_kwargs(None, config)
     card = model_card(args.push_to_hub or Path(args.output).name, config, None, kwargs)
     card = card.replace("converted from Scenic's Flax checkpoint", f"converted from transformers' `{args.checkpoint}`")
-    return save_converted(model, ViViTVideoProcessor(**kwargs), args.output, card, args.push_to_hub)
+    return save_converted(
+        model, ViViTVideoProcessor(**kwargs), args.output, card, args.push_to_hub, with_code=args.with_code
+    )
 
 
 if __name__ == "__main__":

@@ -32,3 +32,17 @@ def randomize_batch_norm(model: torch.nn.Module, seed: int = 0) -> None:
                 module.running_var.uniform_(0.5, 1.5, generator=generator)
                 module.weight.uniform_(0.5, 1.5, generator=generator)
                 module.bias.normal_(0, 0.1, generator=generator)
+
+
+def tiny_classifier(name: str, seed: int = 0, num_labels: int = 4):
+    """Architecture ``name``'s registered small model, random (seeded) and in eval mode, with its video processor,
+    sized for the demo's 16-frame 64-pixel motion clips."""
+    from hf_videomodels import demo
+    from hf_videomodels.registration import find_architecture
+
+    arch = find_architecture(name)
+    config_overrides, processor_overrides = demo.small_training_overrides(arch)
+    config = arch.config_class(num_labels=num_labels, **config_overrides)
+    torch.manual_seed(seed)
+    model = arch.classification_class(config).eval()
+    return model, arch.video_processor_class.for_model_config(config, **processor_overrides)

@@ -31,6 +31,7 @@ from .hub import resolve_model_reference, save_model_folder
 from .metrics import TOP_K_ACCURACY
 from .model_card import render_model_card
 from .registration import find_architecture
+from .remote_code import check_bundlable
 from .training_args import TrainConfig
 from .video_datasets import (  # noqa: F401  (VIDEO_EXTENSIONS, stratified_split, ...: re-exported from their old home)
     VALIDATION_SPLIT_NAMES,
@@ -205,6 +206,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     data, class_names = folder.splits, folder.class_names
     validation = data.get("validation")
     model, processor = build_model_and_processor(cfg, class_names)
+    if cfg.with_code:  # refused now rather than after training (two-stream's code cannot be bundled)
+        check_bundlable(model.config.model_type)
     data["train"].set_transform(video_transform(processor, training=True))
     if validation is not None:
         validation.set_transform(video_transform(processor, training=False))
@@ -259,7 +262,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         source=_describe_training(cfg, folder),
         preprocessing=processor_summary(processor),
     )
-    save_model_folder(trainer.model, processor, output_dir, card, push_to_hub=cfg.push_to_hub)
+    save_model_folder(
+        trainer.model, processor, output_dir, card, push_to_hub=cfg.push_to_hub, with_code=cfg.with_code
+    )
     history = trainer.state.log_history
     (output_dir / "training_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
     plot_training_curve(history, output_dir / "training_curve.png")

@@ -123,6 +123,13 @@ class TrainConfig:
     push_to_hub: str | None = field(
         default=None, metadata={"metavar": "REPO", "help": "also upload the model folder to this Hub repo"}
     )
+    with_code: bool = field(
+        default=False,
+        metadata={
+            "help": "also write the model's code into the output (auto_map): transformers alone then loads it with "
+            "trust_remote_code=True"
+        },
+    )
     show_progress: bool = field(default=True, metadata={"help": "progress bars"})
 
     def __post_init__(self) -> None:
