@@ -28,20 +28,24 @@ from transformers import (
     AutoConfig,
     AutoModelForVideoClassification,
     AutoVideoProcessor,
-    Trainer,
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import is_torch_bf16_gpu_available
 
 from .errors import UserInputError, check_known_keys
 from .hub import resolve_model_reference, save_model_folder
 from .metrics import TOP_K_ACCURACY
+from .mixing import ClipMixing
 from .model_card import render_model_card
+from .parameter_groups import freeze_backbone, layer_ids
 from .registration import find_architecture
+from .seeded_clips import EpochShuffleSampler, SeededTrainingClips
 from .training_args import TrainConfig, check_val_fraction
 from .video_io import VideoDecodingError, probe_video
 from .video_processing_utils import VideoClipProcessor
+from .video_trainer import VideoTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -315,6 +319,38 @@ def plot_training_curve(log_history: list[dict], path) -> Path:
     return Path(path)
 
 
+def resume_checkpoint(cfg: TrainConfig, checkpoints: Path) -> str | None:
+    """The checkpoint folder ``cfg.resume_from_checkpoint`` names (``last``: the newest in ``checkpoints``)."""
+    wanted = cfg.resume_from_checkpoint
+    if wanted is None:
+        return None
+    if wanted == "last":
+        last = get_last_checkpoint(checkpoints) if checkpoints.is_dir() else None
+        if last is None:
+            raise UserInputError(
+                f"--resume-from-checkpoint last: no checkpoint-N folder in {checkpoints}; "
+                "a run saves them with --save-checkpoints"
+            )
+        return last
+    if not (Path(wanted) / "trainer_state.json").is_file():
+        raise UserInputError(
+            f"--resume-from-checkpoint {wanted}: not a checkpoint folder (no trainer_state.json); give "
+            "OUTPUT/checkpoints/checkpoint-N or 'last'"
+        )
+    return wanted
+
+
+def tensorboard_callback(log_dir: Path):
+    """Trainer's TensorBoard logger, writing to ``log_dir`` (from the main process only)."""
+    from transformers.integrations import TensorBoardCallback, is_tensorboard_available
+
+    if not is_tensorboard_available():
+        raise UserInputError("--tensorboard needs the tensorboard package: pip install 'hf-videomodels[tensorboard]'")
+    callback = TensorBoardCallback()
+    callback.logging_dir = str(log_dir)
+    return callback
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train a video classifier on ``cfg.data_dir`` and write it to ``cfg.output_dir``.
 
@@ -326,21 +362,31 @@ def train(cfg: TrainConfig) -> TrainResult:
     with the measured metrics, ``training_log.json`` and ``training_curve.png``; it is also uploaded to
     ``cfg.push_to_hub`` when set. Unknown config/processor override keys, unusable data folders and numbers
     raise ``UserInputError`` before any training.
+
+    Training clips are shuffled and augmented from the seed, the epoch and the video alone
+    (:mod:`~hf_videomodels.seeded_clips`): a run resumed from a checkpoint continues exactly as the uninterrupted
+    run, and ``accelerate launch`` processes see the clips one process would.
     """
     set_seed(cfg.seed)
     check_overrides(cfg)
     on_cpu = _train_on_cpu_for_bf16(cfg.bf16)
+    output_dir = Path(cfg.output_dir)
+    checkpoints = output_dir / "checkpoints"
+    resume_from = resume_checkpoint(cfg, checkpoints)
+    callbacks = [tensorboard_callback(output_dir / "tensorboard")] if cfg.tensorboard else []
     folder = load_video_folder(cfg.data_dir, cfg.val_fraction, cfg.seed)
     data, class_names = folder.splits, folder.class_names
     validation = data.get("validation")
     model, processor = build_model_and_processor(cfg, class_names)
-    data["train"].set_transform(video_transform(processor, training=True))
+    if cfg.layer_decay is not None:
+        layer_ids(model)  # a model without blocks is refused now, not after the data loads
+    if cfg.freeze_backbone:
+        freeze_backbone(model)
+    train_clips = SeededTrainingClips(data["train"], processor, cfg.seed)
     if validation is not None:
         validation.set_transform(video_transform(processor, training=False))
 
-    output_dir = Path(cfg.output_dir)
-    checkpoints = output_dir / "checkpoints"
-    steps_per_epoch = math.ceil(len(data["train"]) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(data["train"]) / (cfg.batch_size * cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
     args = TrainingArguments(
         output_dir=str(checkpoints),
@@ -353,7 +399,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size or cfg.batch_size,
         eval_strategy="epoch" if validation is not None else "no",
-        save_strategy="no",
+        save_strategy="steps" if cfg.save_checkpoints.isdigit() else cfg.save_checkpoints,
+        save_steps=int(cfg.save_checkpoints) if cfg.save_checkpoints.isdigit() else 500,
+        save_total_limit=cfg.save_total_limit,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        activation_checkpointing=cfg.gradient_checkpointing,
         logging_strategy="steps",
         # A fraction is of the run's steps: every step for short runs, so the curve always has points.
         logging_steps=cfg.logging_steps or 1 / CURVE_POINTS,
@@ -366,15 +416,19 @@ def train(cfg: TrainConfig) -> TrainResult:
         seed=cfg.seed,
         disable_tqdm=not cfg.show_progress,
     )
-    trainer = Trainer(
+    trainer = VideoTrainer(
         model=model,
         args=args,
-        train_dataset=data["train"],
+        train_dataset=train_clips,
         eval_dataset=validation,
         data_collator=collate,
         compute_metrics=top_k_metrics(len(class_names)),
+        callbacks=callbacks,
+        mixing=ClipMixing(cfg.mixup_alpha, cfg.cutmix_alpha, cfg.label_smoothing),
+        layer_decay=cfg.layer_decay,
+        train_sampler=EpochShuffleSampler(len(train_clips), cfg.seed),
     )
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
     metrics = trainer.evaluate() if validation is not None else train_output.metrics
     if checkpoints.is_dir() and not any(checkpoints.iterdir()):
         checkpoints.rmdir()  # nothing is saved there (save_strategy="no"), but Trainer creates it

@@ -1,0 +1,86 @@
+"""hf-videomodels train's recipes: checkpoints and exact resume, gradient accumulation, checkpointing, soft targets
+(label smoothing, mixup, cutmix), layer-wise learning-rate decay, linear probe, TensorBoard."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hf_videomodels import demo, training
+from hf_videomodels.errors import UserInputError
+from hf_videomodels.training_args import TrainConfig
+from hf_videomodels.video_io import write_video
+from hf_videomodels.video_trainer import VideoTrainer
+
+TINY_TIMESFORMER = {
+    "image_size": 32, "patch_size": 16, "num_frames": 4, "hidden_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 2, "intermediate_size": 64, "hidden_dropout_prob": 0.1,
+}
+TINY_PROCESSOR = {"num_frames": 4, "size": {"shortest_edge": 36}, "crop_size": {"height": 32, "width": 32}}
+
+
+@pytest.fixture(scope="module")
+def nine_videos(tmp_path_factory):
+    """Three classes of three real 8-frame 40x40 H.264 files."""
+    root = tmp_path_factory.mktemp("nine")
+    rng = np.random.default_rng(0)
+    for direction in list(demo.DIRECTIONS)[:3]:
+        for i in range(3):
+            write_video(demo.motion_clip(direction, rng, num_frames=8, size=40), root / direction / f"{i}.mp4", fps=8)
+    return root
+
+
+def tiny_config(data_dir, output_dir, **settings) -> TrainConfig:
+    defaults = {
+        "architecture": "timesformer", "config_overrides": TINY_TIMESFORMER, "processor_overrides": TINY_PROCESSOR,
+        "max_steps": 3, "batch_size": 2, "val_fraction": 0, "show_progress": False, "learning_rate": 1e-3,
+    }
+    return TrainConfig(data_dir=data_dir, output_dir=output_dir, **{**defaults, **settings})
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(monkeypatch, step: int) -> None:
+    """Stop training as a kill would, once ``step`` optimiser steps are done (their checkpoint written)."""
+    original = VideoTrainer.training_step
+
+    def training_step(self, *args, **kwargs):
+        if self.state.global_step == step:
+            raise Interrupted
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(VideoTrainer, "training_step", training_step)
+
+
+def test_resume_after_an_interrupt_is_bit_identical(nine_videos, tmp_path, monkeypatch):
+    """9 videos, batches of 2: 5 steps an epoch. Checkpoints every 3 steps; the run is killed during step 8 and
+    resumes from step 6, one step into the second epoch (its shuffle, augmentation, dropout, mixing all random)."""
+    recipe = {"max_steps": 9, "save_checkpoints": "3", "mixup_alpha": 0.8, "cutmix_alpha": 1.0,
+              "label_smoothing": 0.1}
+    straight = training.train(tiny_config(nine_videos, tmp_path / "straight", **recipe))
+    interrupt_after(monkeypatch, 7)
+    with pytest.raises(Interrupted):
+        training.train(tiny_config(nine_videos, tmp_path / "resumed", **recipe))
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "resumed/checkpoints").iterdir()) == ["checkpoint-3", "checkpoint-6"]
+    resumed = training.train(tiny_config(nine_videos, tmp_path / "resumed", resume_from_checkpoint="last", **recipe))
+    weights = load_file(straight.output_dir / "model.safetensors")
+    resumed_weights = load_file(resumed.output_dir / "model.safetensors")
+    assert weights.keys() == resumed_weights.keys()
+    for name, tensor in weights.items():
+        assert torch.equal(tensor, resumed_weights[name]), name
+    final = [run.output_dir / "checkpoints/checkpoint-9" for run in (straight, resumed)]
+    optimizers = [torch.load(folder / "optimizer.pt", weights_only=True) for folder in final]
+    for name, moments in optimizers[0]["state"].items():
+        for key, value in moments.items():
+            assert torch.equal(value, optimizers[1]["state"][name][key]), (name, key)
+    schedulers = [torch.load(folder / "scheduler.pt", weights_only=True) for folder in final]
+    assert schedulers[0] == schedulers[1]
+    losses = [[e["loss"] for e in run.log_history if "loss" in e and e["step"] > 6] for run in (straight, resumed)]
+    assert losses[0] == losses[1]
