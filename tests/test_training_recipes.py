@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
-import json
+import math
+import re
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from hf_videomodels import demo, training
+from hf_videomodels import demo, mixing, parameter_groups, training
+from hf_videomodels.cli import build_parser
+from hf_videomodels.cli import main as cli_main
 from hf_videomodels.errors import UserInputError
-from hf_videomodels.training_args import TrainConfig
+from hf_videomodels.registration import ARCHITECTURES, find_architecture
+from hf_videomodels.training_args import TrainConfig, train_config_from_args
 from hf_videomodels.video_io import write_video
 from hf_videomodels.video_trainer import VideoTrainer
 
@@ -152,3 +156,207 @@ def test_bf16_composes_with_accumulation_checkpointing_and_mixing(nine_videos, t
     )
     losses, norms = _losses_and_norms(result)
     assert len(losses) == 2 and np.isfinite(losses + norms).all()
+
+
+# ------------------------------------------------------------------ soft targets
+
+
+def test_label_smoothing_targets():
+    targets = mixing.smoothed_one_hot(torch.tensor([2, 0]), 4, 0.2)
+    assert torch.allclose(targets, torch.tensor([[0.05, 0.05, 0.85, 0.05], [0.85, 0.05, 0.05, 0.05]]))
+
+
+def _constant_clips(num_frames=3, size=32) -> dict[str, torch.Tensor]:
+    """Clip i of the batch (class i) is all i: a mixed clip shows exactly which clips went into it."""
+    values = torch.arange(4.0).view(4, 1, 1, 1, 1)
+    return {
+        "pixel_values": values.expand(4, num_frames, 3, size, size).clone(),
+        "flow_values": values.expand(4, num_frames, 2, size * 2, size * 2).clone(),
+    }
+
+
+def test_mixup_mixes_clips_and_targets_alike():
+    torch.manual_seed(0)
+    mixed, targets = mixing.ClipMixing(mixup_alpha=1.0)(_constant_clips(), torch.arange(4), 4)
+    assert torch.allclose(targets.sum(dim=1), torch.ones(4))
+    assert (targets.max(dim=1).values < 1).any()  # some clips really are mixed
+    for clips in mixed.values():
+        assert torch.allclose(clips, (targets @ torch.arange(4.0)).view(4, 1, 1, 1, 1).expand_as(clips))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cutmix_pastes_the_same_box_in_every_frame(seed):
+    torch.manual_seed(seed)
+    mixed, targets = mixing.ClipMixing(cutmix_alpha=1.0, label_smoothing=0.1)(_constant_clips(), torch.arange(4), 4)
+    smoothing = 0.1 / 4
+    for i in range(4):
+        frames = mixed["pixel_values"][i]
+        assert torch.equal(frames, frames[:1].expand_as(frames))  # every frame (and channel) alike: one box
+        shares = torch.stack([(frames == k).float().mean() for k in range(4)])
+        # The targets' weights are the pixel shares exactly (label smoothing on top).
+        assert torch.allclose((targets[i] - smoothing) / (1 - 0.1), shares, atol=1e-6)
+        flow_shares = torch.stack([(mixed["flow_values"][i] == k).float().mean() for k in range(4)])
+        assert torch.allclose(flow_shares, shares, atol=0.07)  # the same box, rounded to the flow's own pixels
+
+
+def test_mixing_switches_between_mixup_and_cutmix():
+    torch.manual_seed(0)
+    both = mixing.ClipMixing(mixup_alpha=1.0, cutmix_alpha=1.0)
+    kinds = set()
+    for _ in range(20):
+        mixed, _ = both(_constant_clips(), torch.arange(4), 4)
+        fractional = not torch.equal(mixed["pixel_values"], mixed["pixel_values"].round())
+        kinds.add("mixup" if fractional else "cutmix")
+    assert kinds == {"mixup", "cutmix"}
+
+
+def test_soft_cross_entropy_matches_torch_label_smoothing():
+    logits, labels = torch.randn(5, 4), torch.tensor([0, 3, 1, 1, 2])
+    expected = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.2)
+    assert torch.allclose(mixing.soft_cross_entropy(logits, mixing.smoothed_one_hot(labels, 4, 0.2)), expected)
+
+
+# ------------------------------------------------------------------ layer-wise learning-rate decay, linear probe
+
+
+def _small_model(name: str):
+    arch = find_architecture(name)
+    config_overrides, _ = demo.small_training_overrides(arch)
+    return arch.classification_class(arch.config_class(num_labels=4, **config_overrides))
+
+
+def _expected_layer(name: str, depths: list[int]) -> int:
+    """The depth of a parameter, by hand for each naming scheme: embeddings 0, block i (counted through the
+    stages) i + 1, Swin's patch merging with the last block of its stage, final norm and classifier L + 1."""
+    if found := re.search(r"\.layers\.(\d+)\.", name):
+        return int(found[1]) + 1
+    if found := re.search(r"\.stages\.(\d+)\.blocks\.(\d+)\.", name):
+        return sum(depths[: int(found[1])]) + int(found[2]) + 1
+    if found := re.search(r"\.stages\.(\d+)\.downsample\.", name):
+        return sum(depths[: int(found[1]) + 1])
+    if re.search(r"embed|cls_token|position_embeddings", name):
+        return 0
+    assert re.search(r"layernorm|encoder\.norm|classifier", name), name
+    return sum(depths) + 1
+
+
+@pytest.mark.parametrize("name", ["ViT per frame", "ViViT", "TimeSformer", "Swin", "VideoSwin"])
+def test_layer_decay_groups_of_each_transformer(name):
+    model = _small_model(name)
+    config = model.config
+    depths = list(config.depths) if hasattr(config, "depths") else [config.num_hidden_layers]
+    groups = parameter_groups.optimizer_groups(model, learning_rate=1.0, weight_decay=0.05, layer_decay=0.5)
+    rate = {id(p): group["lr"] for group in groups for p in group["params"]}
+    decay = {id(p): group["weight_decay"] for group in groups for p in group["params"]}
+    names = dict(model.named_parameters())
+    assert sum(len(group["params"]) for group in groups) == len(names)
+    for parameter_name, parameter in names.items():
+        layer = _expected_layer(parameter_name, depths)
+        assert rate[id(parameter)] == 0.5 ** (sum(depths) + 1 - layer), parameter_name
+        # Trainer's rule: no weight decay for biases (Swin's relative position bias tables too) and LayerNorms.
+        no_decay = "bias" in parameter_name or parameter.ndim == 1 and "norm" in parameter_name
+        assert decay[id(parameter)] == (0.0 if no_decay else 0.05), parameter_name
+    assert {round(-math.log2(r)) for r in rate.values()} == set(range(sum(depths) + 2))  # every depth has a group
+
+
+def test_layer_decay_of_a_cnn_is_refused():
+    with pytest.raises(UserInputError, match="needs a transformer.*I3DForVideoClassification"):
+        parameter_groups.layer_ids(_small_model("I3D"))
+
+
+def test_layer_decay_trains_with_the_decayed_rates(nine_videos, tmp_path, monkeypatch):
+    rates = []
+    original = VideoTrainer.create_optimizer
+
+    def record(self, model=None):
+        optimizer = original(self, model)
+        rates.extend(group["lr"] for group in optimizer.param_groups)
+        return optimizer
+
+    monkeypatch.setattr(VideoTrainer, "create_optimizer", record)
+    training.train(tiny_config(nine_videos, tmp_path / "out", layer_decay=0.5, max_steps=1, warmup_fraction=0))
+    # Two blocks: rates 1e-3 * 0.5 ** (3 - id) for ids 0..3, each with and without weight decay.
+    assert sorted(set(rates)) == pytest.approx([1e-3 / 8, 1e-3 / 4, 1e-3 / 2, 1e-3])
+
+
+@pytest.mark.parametrize("name", [a.name for a in ARCHITECTURES if a.classification_class is not None])
+def test_freeze_backbone_leaves_the_classifiers(name):
+    model = _small_model(name)
+    head = parameter_groups.freeze_backbone(model)
+    assert head and all("classifier" in n.split(".") for n in head)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(head)
+    frozen = parameter_groups.frozen_modules(model)
+    assert frozen and not any(p.requires_grad for module in frozen for p in module.parameters())
+
+
+def test_linear_probe_changes_only_the_head(nine_videos, tmp_path, monkeypatch):
+    """A small TSN (BatchNorm throughout): after training, every weight and BatchNorm statistic of the backbone is
+    as initialised, the classifier moved."""
+    initial = {}
+    build = training.build_model_and_processor
+
+    def build_and_keep(*args, **kwargs):
+        model, processor = build(*args, **kwargs)
+        initial.update({k: v.clone() for k, v in model.state_dict().items()})
+        return model, processor
+
+    monkeypatch.setattr(training, "build_model_and_processor", build_and_keep)
+    tsn_overrides, _ = demo.small_training_overrides(find_architecture("TSN"))
+    result = training.train(
+        tiny_config(nine_videos, tmp_path / "probe", architecture="tsn", freeze_backbone=True, max_steps=2,
+                    config_overrides={**tsn_overrides, "num_frames": 4, "image_size": 32})
+    )
+    trained = load_file(result.output_dir / "model.safetensors")
+    changed = {name for name, tensor in trained.items() if not torch.equal(tensor, initial[name])}
+    assert changed == {"classifier.weight", "classifier.bias"}
+    assert any("running_mean" in name for name in trained)  # BatchNorm statistics are saved, and compared
+
+
+def test_tensorboard_logs(nine_videos, tmp_path, monkeypatch):
+    result = training.train(tiny_config(nine_videos, tmp_path / "out", tensorboard=True, max_steps=2))
+    assert list((result.output_dir / "tensorboard").glob("events.out.tfevents.*"))
+    import transformers.integrations
+
+    monkeypatch.setattr(transformers.integrations, "is_tensorboard_available", lambda: False)
+    with pytest.raises(UserInputError, match=r"pip install 'hf-videomodels\[tensorboard\]'"):
+        training.train(tiny_config(nine_videos, tmp_path / "none", tensorboard=True))
+
+
+# ------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"save_checkpoints": "often"}, "save_checkpoints"),
+        ({"save_checkpoints": "0"}, "save_checkpoints"),
+        ({"save_total_limit": 0}, "save_total_limit"),
+        ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"label_smoothing": -0.1}, "label_smoothing"),
+        ({"mixup_alpha": -1}, "mixup_alpha"),
+        ({"cutmix_alpha": float("nan")}, "cutmix_alpha"),
+        ({"layer_decay": 0}, "layer_decay"),
+        ({"layer_decay": 1.0}, "layer_decay"),
+        ({"freeze_backbone": True, "layer_decay": 0.75}, "freeze_backbone"),
+        ({"freeze_backbone": True, "gradient_checkpointing": True}, "freeze_backbone"),
+    ],
+)
+def test_recipe_settings_are_checked(settings, message):
+    with pytest.raises(UserInputError, match=message):
+        tiny_config("data", "out", **settings)
+
+
+def test_cli_recipe_options(capsys):
+    args = build_parser().parse_args(
+        ["train", "D", "--output", "O", "--architecture", "vivit", "--save-checkpoints", "epoch", "--save-total-limit",
+         "2", "--resume-from-checkpoint", "last", "--gradient-accumulation-steps", "4", "--gradient-checkpointing",
+         "--label-smoothing", "0.1", "--mixup-alpha", "0.8", "--cutmix-alpha", "1", "--layer-decay", "0.75",
+         "--tensorboard"]
+    )
+    config = train_config_from_args(args)
+    assert (config.save_checkpoints, config.save_total_limit, config.resume_from_checkpoint) == ("epoch", 2, "last")
+    assert (config.gradient_accumulation_steps, config.gradient_checkpointing, config.tensorboard) == (4, True, True)
+    assert (config.label_smoothing, config.mixup_alpha, config.cutmix_alpha, config.layer_decay) == (0.1, 0.8, 1, 0.75)
+    assert cli_main(["train", "D", "--output", "O", "--architecture", "vivit", "--save-checkpoints", "x"]) == 2
+    assert "save_checkpoints (--save-checkpoints) must be no, epoch or a positive number" in capsys.readouterr().err
