@@ -216,7 +216,9 @@ def collate(examples: list[dict]) -> dict:
 
 
 def top_k_metrics(num_labels: int):
-    """``compute_metrics`` for ``Trainer``: ``top{k}_accuracy`` for each k of ``TOP_K`` below ``num_labels``."""
+    """``compute_metrics`` for ``Trainer``: ``top{k}_accuracy`` for each k of ``TOP_K`` below ``num_labels``, and the
+    cross-entropy ``loss`` (``VideoTrainer`` leaves the evaluation loss to this, computed over exactly the
+    validation videos also when several processes evaluate)."""
     metric = evaluate.load(TOP_K_ACCURACY)
     ks = [k for k in TOP_K if k < num_labels]
 
@@ -227,7 +229,8 @@ def top_k_metrics(num_labels: int):
         results = {}
         for k in ks:
             results.update(metric.compute(predictions=logits, references=labels, k=k))
-        return {f"top{k}_accuracy": results[f"top{k}_accuracy"] for k in ks}
+        loss = torch.nn.functional.cross_entropy(torch.as_tensor(logits).float(), torch.as_tensor(labels).long())
+        return {"loss": loss.item(), **{f"top{k}_accuracy": results[f"top{k}_accuracy"] for k in ks}}
 
     return compute
 
@@ -249,14 +252,16 @@ def check_overrides(cfg: TrainConfig) -> None:
     check_known_keys(cfg.processor_overrides, processor_class.valid_kwargs.__annotations__, processor_class.__name__)
 
 
-def _train_on_cpu_for_bf16(bf16: bool) -> bool:
-    """Whether bf16 asks for Trainer's ``use_cpu``: with no accelerator, bf16 autocast runs on the CPU (transformers
-    refuses bf16 otherwise). An accelerator without bf16 is refused rather than silently left for the CPU."""
-    if not bf16 or is_torch_bf16_gpu_available():
-        return False
-    if torch.cuda.is_available() or torch.backends.mps.is_available():
+def _train_on_cpu(bf16: bool) -> bool:
+    """Whether to set Trainer's ``use_cpu``: on a machine without an accelerator. Without it transformers refuses
+    bf16 on the CPU, and the processes ``accelerate launch`` or ``torchrun`` start each train alone (and write the
+    same folder) instead of joining one gloo run. An accelerator without bf16 is refused rather than silently left
+    for the CPU."""
+    if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        return True
+    if bf16 and not is_torch_bf16_gpu_available():
         raise UserInputError("this accelerator does not support bf16 (CUDA needs an Ampere or newer GPU); drop --bf16")
-    return True
+    return False
 
 
 def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
@@ -369,7 +374,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     """
     set_seed(cfg.seed)
     check_overrides(cfg)
-    on_cpu = _train_on_cpu_for_bf16(cfg.bf16)
+    on_cpu = _train_on_cpu(cfg.bf16)
     output_dir = Path(cfg.output_dir)
     checkpoints = output_dir / "checkpoints"
     resume_from = resume_checkpoint(cfg, checkpoints)
@@ -430,6 +435,22 @@ def train(cfg: TrainConfig) -> TrainResult:
     )
     train_output = trainer.train(resume_from_checkpoint=resume_from)
     metrics = trainer.evaluate() if validation is not None else train_output.metrics
+    history = trainer.state.log_history
+    if trainer.is_world_process_zero():  # under `accelerate launch`, one process writes the model folder
+        _write_model_folder(cfg, folder, trainer.model, processor, metrics, history)
+    return TrainResult(
+        output_dir=output_dir,
+        metrics=metrics,
+        log_history=history,
+        class_names=class_names,
+        unreadable_videos=folder.unreadable,
+    )
+
+
+def _write_model_folder(cfg: TrainConfig, folder: VideoFolder, model, processor, metrics: dict, history: list) -> None:
+    """The output folder: weights, config, processor, model card, training log and curve (and the Hub upload)."""
+    output_dir = Path(cfg.output_dir)
+    checkpoints = output_dir / "checkpoints"
     if checkpoints.is_dir() and not any(checkpoints.iterdir()):
         checkpoints.rmdir()  # nothing is saved there (save_strategy="no"), but Trainer creates it
     card_metrics = {k.removeprefix("eval_"): v for k, v in metrics.items() if "accuracy" in k or k.endswith("loss")}
@@ -442,17 +463,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         source=_describe_training(cfg, folder),
         preprocessing=processor_summary(processor),
     )
-    save_model_folder(trainer.model, processor, output_dir, card, push_to_hub=cfg.push_to_hub)
-    history = trainer.state.log_history
+    save_model_folder(model, processor, output_dir, card, push_to_hub=cfg.push_to_hub)
     (output_dir / "training_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
     plot_training_curve(history, output_dir / "training_curve.png")
-    return TrainResult(
-        output_dir=output_dir,
-        metrics=metrics,
-        log_history=history,
-        class_names=class_names,
-        unreadable_videos=folder.unreadable,
-    )
 
 
 def _describe_training(cfg: TrainConfig, folder: VideoFolder) -> str:

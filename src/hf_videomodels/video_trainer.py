@@ -5,7 +5,10 @@
 - layer-wise learning-rate decay (:func:`~hf_videomodels.parameter_groups.optimizer_groups`);
 - a linear probe: a backbone frozen with :func:`~hf_videomodels.parameter_groups.freeze_backbone` is kept in
   evaluation mode while the head trains;
-- seeded training clips (:mod:`hf_videomodels.seeded_clips`): the sampler given here replaces Trainer's.
+- seeded training clips (:mod:`hf_videomodels.seeded_clips`): the sampler given here replaces Trainer's;
+- evaluation returns logits and labels only, and ``compute_metrics`` computes the loss too: under several
+  processes the last batch is padded with repeated videos, which Trainer's loss (a mean per batch) would count,
+  while the gathered logits and labels are cut back to exactly the validation set.
 """
 
 from __future__ import annotations
@@ -59,3 +62,10 @@ class VideoTrainer(Trainer):
         outputs = model(**{**inputs, **mixed})
         loss = soft_cross_entropy(outputs.logits, targets.to(outputs.logits.device))
         return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        if self.compute_metrics is None:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        without_labels = {name: value for name, value in inputs.items() if name != "labels"}
+        _, logits, _ = super().prediction_step(model, without_labels, False, ignore_keys)
+        return None, logits, inputs["labels"]
