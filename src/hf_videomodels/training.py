@@ -252,7 +252,7 @@ def check_overrides(cfg: TrainConfig) -> None:
     check_known_keys(cfg.processor_overrides, processor_class.valid_kwargs.__annotations__, processor_class.__name__)
 
 
-def _train_on_cpu(bf16: bool) -> bool:
+def train_on_cpu(bf16: bool) -> bool:
     """Whether to set Trainer's ``use_cpu``: on a machine without an accelerator. Without it transformers refuses
     bf16 on the CPU, and the processes ``accelerate launch`` or ``torchrun`` start each train alone (and write the
     same folder) instead of joining one gloo run. An accelerator without bf16 is refused rather than silently left
@@ -374,7 +374,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     """
     set_seed(cfg.seed)
     check_overrides(cfg)
-    on_cpu = _train_on_cpu(cfg.bf16)
+    on_cpu = train_on_cpu(cfg.bf16)
     output_dir = Path(cfg.output_dir)
     checkpoints = output_dir / "checkpoints"
     resume_from = resume_checkpoint(cfg, checkpoints)
