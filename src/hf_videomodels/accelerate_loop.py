@@ -27,7 +27,14 @@ from .errors import UserInputError
 from .mixing import ClipMixing, soft_cross_entropy
 from .parameter_groups import freeze_backbone, frozen_modules, optimizer_groups
 from .seeded_clips import EpochShuffleSampler, SeededTrainingClips
-from .training import build_model_and_processor, collate, load_video_folder, top_k_metrics, train_on_cpu, video_transform
+from .training import (
+    build_model_and_processor,
+    collate,
+    load_video_folder,
+    top_k_metrics,
+    train_on_cpu,
+    video_transform,
+)
 from .training_args import TrainConfig
 
 # Settings of ``train`` this example leaves out, with the value that means "not used".
@@ -63,7 +70,7 @@ def run(cfg: TrainConfig) -> list[dict]:
     set_seed(cfg.seed)
     folder = load_video_folder(cfg.data_dir, cfg.val_fraction, cfg.seed)
     if "validation" not in folder.splits:
-        raise UserInputError("the example loop evaluates after each epoch: give it a validation split (--val-fraction > 0)")
+        raise UserInputError("the example loop evaluates after each epoch: it needs --val-fraction above 0")
     model, processor = build_model_and_processor(cfg, folder.class_names)
     if cfg.freeze_backbone:
         freeze_backbone(model)
@@ -76,7 +83,9 @@ def run(cfg: TrainConfig) -> list[dict]:
     validation.set_transform(video_transform(processor, training=False))
     eval_loader = DataLoader(validation, cfg.eval_batch_size or cfg.batch_size, collate_fn=collate)
     optimizer = torch.optim.AdamW(optimizer_groups(model, cfg.learning_rate, cfg.weight_decay, cfg.layer_decay))
-    model, prepared_optimizer, train_loader, eval_loader = accelerator.prepare(model, optimizer, train_loader, eval_loader)
+    model, prepared_optimizer, train_loader, eval_loader = accelerator.prepare(
+        model, optimizer, train_loader, eval_loader
+    )
     # The schedule counts optimiser steps and is stepped here (Accelerate's prepared scheduler would step once
     # per process each time).
     steps_per_epoch = math.ceil(len(train_loader) / cfg.gradient_accumulation_steps)

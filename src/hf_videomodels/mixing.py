@@ -3,10 +3,10 @@
 Mixup blends every clip of a batch with another clip of the batch (a random pairing), pixel by pixel, with weight
 ``lam ~ Beta(alpha, alpha)``. Cutmix pastes a box of the partner clip into each clip: the same box in every frame
 (the box covers ``1 - lam`` of a frame; ``lam`` is then the exact fraction of pixels left uncovered, once the box
-is clipped to the frame and rounded to the first input's pixels). The targets mix the same way: ``lam * y_a + (1 - lam) * y_b``, each a label-smoothed one-hot
-``(1 - eps) * onehot + eps / num_labels``. With both alphas set, each batch uses one of the two, with equal
-probability (timm's switch). Randomness comes from torch's global generator, which Trainer checkpoints and
-restores on resume.
+is clipped to the frame and rounded to the first input's pixels). The targets mix the same way:
+``lam * y_a + (1 - lam) * y_b``, each a label-smoothed one-hot ``(1 - eps) * onehot + eps / num_labels``. With
+both alphas set, each batch uses one of the two, with equal probability (as timm switches). Randomness comes from
+torch's global generator, which Trainer checkpoints and restores on resume.
 """
 
 from __future__ import annotations

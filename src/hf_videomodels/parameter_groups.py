@@ -37,7 +37,9 @@ def layer_ids(model: nn.Module) -> tuple[dict[str, int], int]:
         if type(module).__name__ in block_classes and not inside_a_block:
             blocks.append(name)
     names = [name for name, _ in model.named_parameters()]
-    block_of = {name: next((i for i, block in enumerate(blocks, 1) if name.startswith(block + ".")), None) for name in names}
+    block_of = {
+        name: next((i for i, block in enumerate(blocks, 1) if name.startswith(block + ".")), None) for name in names
+    }
     last_in_a_block = max(i for i, name in enumerate(names) if block_of[name] is not None)
     ids, current = {}, 0
     for position, name in enumerate(names):
@@ -75,11 +77,11 @@ def optimizer_groups(
 
 def freeze_backbone(model: nn.Module) -> list[str]:
     """Leave only the ``classifier`` modules' parameters trainable (a linear probe); returns their names."""
-    head = [
-        name for name, _ in model.named_parameters() if HEAD_MODULE_NAME in name.split(".")[:-1]
-    ]
+    head = [name for name, _ in model.named_parameters() if HEAD_MODULE_NAME in name.split(".")[:-1]]
     if not head:
-        raise UserInputError(f"{type(model).__name__} has no '{HEAD_MODULE_NAME}' module to train alone: drop --freeze-backbone")
+        raise UserInputError(
+            f"{type(model).__name__} has no '{HEAD_MODULE_NAME}' module to train alone: drop --freeze-backbone"
+        )
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name in head)
     return head

@@ -191,7 +191,8 @@ class TrainConfig:
                 raise UserInputError(f"{name} (--{name.replace('_', '-')}) must be at least 0 (0: off), got {value}")
         if self.layer_decay is not None and not 0 < self.layer_decay < 1:
             raise UserInputError(
-                f"layer_decay (--layer-decay) must be in (0, 1), e.g. 0.75, got {self.layer_decay}; leave it unset for none"
+                f"layer_decay (--layer-decay) must be in (0, 1), e.g. 0.75, got {self.layer_decay}; "
+                "leave it unset for none"
             )
         if self.freeze_backbone and (self.layer_decay is not None or self.gradient_checkpointing):
             raise UserInputError(
