@@ -480,6 +480,14 @@ def _describe_training(cfg: TrainConfig, folder: VideoFolder) -> str:
         text += "; there was no validation split, so the metrics are training metrics only."
     if folder.unreadable:
         text += f" {len(folder.unreadable)} unreadable video file(s) were skipped."
+    recipe = [
+        f"{name.replace('_', ' ')} {getattr(cfg, name)}"
+        for name in ("gradient_accumulation_steps", "label_smoothing", "mixup_alpha", "cutmix_alpha", "layer_decay")
+        if getattr(cfg, name) not in (None, 0, 1)
+    ]
+    recipe += ["backbone frozen (linear probe)"] * cfg.freeze_backbone + ["bf16 mixed precision"] * cfg.bf16
+    if recipe:
+        text += f" Recipe: {', '.join(recipe)}."
     return text
 
 

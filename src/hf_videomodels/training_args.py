@@ -84,7 +84,10 @@ class TrainConfig:
     learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (cosine schedule)"})
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay"})
     warmup_fraction: float = field(default=0.1, metadata={"help": "fraction of the steps spent warming up"})
-    batch_size: int = field(default=8, metadata={"help": "training videos per step"})
+    batch_size: int = field(
+        default=8,
+        metadata={"help": "training videos per batch and process (--gradient-accumulation-steps batches a step)"},
+    )
     eval_batch_size: int | None = field(default=None, metadata={"help": "validation batch size; default: --batch-size"})
     val_fraction: float = field(
         default=0.2,
