@@ -75,7 +75,7 @@ def run(cfg: TrainConfig) -> list[dict]:
     if cfg.freeze_backbone:
         freeze_backbone(model)
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        model.activation_checkpointing_enable()
     clips = SeededTrainingClips(folder.splits["train"], processor, cfg.seed)
     sampler = EpochShuffleSampler(len(clips), cfg.seed)
     train_loader = DataLoader(clips, cfg.batch_size, sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers)
