@@ -22,6 +22,7 @@ import torch
 
 from hf_videomodels.errors import UserInputError, report_user_errors
 from hf_videomodels.hub import save_model_folder
+from hf_videomodels.model_card import describe_protocol
 
 
 class ConversionError(UserInputError):
@@ -302,6 +303,23 @@ def base_arg_parser(
 def save_converted(model, video_processor, output_dir, card_text: str, push_to_hub: str | None = None) -> Path:
     """Write safetensors weights, config (with id2label), video processor and README model card."""
     return save_model_folder(model, video_processor, output_dir, card_text, push_to_hub)
+
+
+# How torchvision measured its video weights (torchvision and video_swin torchvision converters' model cards).
+TORCHVISION_VIDEO_TEST = (
+    "torchvision's accuracies are its video classification reference's video accuracy "
+    "(`references/video_classification/train.py`): the softmax probabilities of a video's clips are summed, which "
+    "ranks the classes as their average does (its clip accuracy scores every clip alone)."
+)
+
+
+def evaluation_protocol(processor, original: str) -> str:
+    """The model card's account of the test protocol: the views and view fusion ``processor`` (a video processor or
+    its settings) saves, what ``hf-videomodels evaluate`` uses; then ``original``, how the original code combines
+    its views."""
+    settings = processor if isinstance(processor, Mapping) else processor.to_dict()
+    how = describe_protocol(settings["num_clips"], settings["num_crops"], settings["view_fusion"])
+    return f"Test protocol saved in the video processor (what `hf-videomodels evaluate` uses): {how}. {original}"
 
 
 def run_script(main: Callable[[list[str] | None], object]) -> None:

@@ -33,6 +33,7 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     meta_state_dict_from_manifest,
@@ -145,6 +146,14 @@ VERIFIED_BY_TESTS = (
 )
 
 
+# How views of a video are combined in the C3D originals, for the model card.
+C3D_TEST = (
+    "c3d-pytorch's `predict.py` classifies one clip and has no multi-view test. The C3D paper's Sports-1M video "
+    "accuracy averages the predictions of 10 clips per video without saying whether probabilities or fc8 scores: "
+    "unclear, so the processor keeps one clip."
+)
+
+
 def model_card(model_id: str, config: C3DConfig, processor: C3DVideoProcessor, checkpoint_name: str) -> str:
     frames, heights, widths = config.accepted_input_sizes
 
@@ -178,6 +187,7 @@ def model_card(model_id: str, config: C3DConfig, processor: C3DVideoProcessor, c
         source=f"C3D, 3D ConvNet (Tran et al., ICCV 2015) trained on Sports-1M, converted from {SOURCE_URL}.",
         preprocessing=preprocessing_rows(processor),
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor, C3D_TEST),
     )
 
 

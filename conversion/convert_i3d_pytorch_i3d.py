@@ -38,6 +38,7 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     packaged_labels,
@@ -149,6 +150,14 @@ VERIFIED_BY_TESTS = (
 )
 
 
+# How views of a video are combined in the I3D originals, for the model card.
+I3D_TEST = (
+    "Neither pytorch-i3d nor DeepMind's kinetics-i3d (whose `evaluate_sample.py` classifies one clip, adding the "
+    "RGB and flow logits) ships a multi-view test: how views were combined for the published numbers is unclear, "
+    "and the processor keeps one view."
+)
+
+
 def model_card(model_id: str, config: I3DConfig, processor: I3DVideoProcessor, checkpoint_name: str) -> str:
     charades = config.num_labels == CHARADES_NUM_CLASSES
     dataset = "Charades (fine-tuned from the Kinetics-400 model)" if charades else "Kinetics-400 (ImageNet-inflated)"
@@ -175,6 +184,7 @@ def model_card(model_id: str, config: I3DConfig, processor: I3DVideoProcessor, c
         source=f"Inflated 3D ConvNet (Carreira & Zisserman, CVPR 2017), converted from {SOURCE_URL}.",
         preprocessing=preprocessing,
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor, I3D_TEST),
     )
 
 

@@ -44,6 +44,7 @@ from conversion.common import (
     base_arg_parser,
     cfg_value,
     check_complete,
+    evaluation_protocol,
     extract_state_dict,
     load_checkpoint,
     load_converted,
@@ -367,6 +368,7 @@ def build_video_processor(config: SlowFastConfig, cfg: dict | None = None) -> Sl
         "num_crops": cfg_value(cfg, "TEST", "NUM_SPATIAL_CROPS") or TEST_CROPS,
         "frame_sample_rate": cfg_value(cfg, "DATA", "SAMPLING_RATE") or SlowFastVideoProcessor.frame_sample_rate,
         "target_fps": cfg_value(cfg, "DATA", "TARGET_FPS") or SlowFastVideoProcessor.target_fps,
+        "view_fusion": "softmax",  # see PYSLOWFAST_TEST
     }
     return SlowFastVideoProcessor.for_model_config(config, **overrides)
 
@@ -386,6 +388,12 @@ def preprocessing_rows(config: SlowFastConfig, processor: SlowFastVideoProcessor
     }
 
 
+# How PySlowFast's test combines a video's views (the model zoo's numbers), for the model card.
+PYSLOWFAST_TEST = (
+    "PySlowFast's test (`tools/test_net.py`) applies the head's activation, a softmax (`MODEL.HEAD_ACT`), to every "
+    "view in eval mode and sums the views' probabilities (`TestMeter`, ensemble method `sum`), which ranks the "
+    "classes as their average does."
+)
 PARITY_BOUND = 1e-4
 VERIFIED_BY_TESTS = (
     "Checked by the project's tests (the released weights cannot be run there): every tensor of this file's layout, "
@@ -429,6 +437,7 @@ def model_card(
         source=f"SlowFast Networks for Video Recognition (Feichtenhofer et al., ICCV 2019), converted from {SOURCE_URL}.",
         preprocessing=preprocessing_rows(config, processor),
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor, PYSLOWFAST_TEST),
     )
 
 

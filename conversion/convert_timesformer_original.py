@@ -43,6 +43,7 @@ from conversion.common import (
     base_arg_parser,
     cfg_value,
     check_complete,
+    evaluation_protocol,
     extract_state_dict,
     load_checkpoint,
     load_converted,
@@ -338,6 +339,7 @@ def video_processor_kwargs(config: TimeSformerConfig, variant: PretrainedVariant
         "sampling": dataset.sampling,
         "num_clips": cfg_value(cfg, "TEST", "NUM_ENSEMBLE_VIEWS") or 1,
         "num_crops": cfg_value(cfg, "TEST", "NUM_SPATIAL_CROPS") or 3,
+        "view_fusion": "logits",  # see TIMESFORMER_TEST
         "size": {"shortest_edge": crop},
         "crop_size": {"height": crop, "width": crop},
         "do_rescale": True,
@@ -356,6 +358,13 @@ def video_processor_kwargs(config: TimeSformerConfig, variant: PretrainedVariant
     return kwargs
 
 
+# How TimeSformer's test combines a video's views (the published numbers), for the model card.
+TIMESFORMER_TEST = (
+    "TimeSformer's test (`tools/test_net.py` with PySlowFast's `TestMeter`, ensemble method `sum`) sums the views' "
+    "outputs, and its model returns the head's logits (no softmax in eval mode, unlike PySlowFast's heads): the "
+    "views' logits are combined, which ranks the classes as their average does. The test's docstring speaks of "
+    "averaging softmax scores; the code sums logits."
+)
 # What tests/test_timesformer_conversion.py measures for this checkpoint family (and asserts stays within the bound).
 PARITY_BOUND = 1e-5
 VERIFIED_BY_TESTS = (
@@ -418,6 +427,7 @@ def model_card(model_id: str, config: TimeSformerConfig, checkpoint_name: str, p
         source=f"TimeSformer (Bertasius, Wang & Torresani, ICML 2021), converted from {SOURCE_URL}.",
         preprocessing=preprocessing,
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor_kwargs, TIMESFORMER_TEST),
     )
 
 

@@ -30,10 +30,18 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import ConversionError, base_arg_parser, load_converted, run_script, save_converted
+from conversion.common import (
+    ConversionError,
+    base_arg_parser,
+    evaluation_protocol,
+    load_converted,
+    run_script,
+    save_converted,
+)
 from conversion.convert_timesformer_original import (
     DATASETS,
     PRETRAINED_VARIANTS,
+    TIMESFORMER_TEST,
     PretrainedVariant,
     SourceLayout,
     preprocessing_rows,
@@ -220,6 +228,7 @@ def main(argv: list[str] | None = None) -> Path:
             f"{config.num_frames}-frame clip at {config.image_size} px: the {compared} differ from the source "
             f"model's by at most {difference:.1e} (max abs, fp32)."
         ),
+        evaluation_protocol=evaluation_protocol(processor_kwargs, TIMESFORMER_TEST),
     )
     return save_converted(model, processor, args.output, card, args.push_to_hub)
 

@@ -47,6 +47,7 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     run_script,
@@ -425,6 +426,13 @@ VERIFIED_BY_TESTS = (
 )
 
 
+# How the original TSN test combines a video's views, for the model card.
+TSN_TEST = (
+    "TSN's test (`test_models.py` of tsn-pytorch) averages the network's class scores before the softmax over the "
+    "crops and segments of a video (25 segments x 10 crops there): logits."
+)
+
+
 def model_card(model_id: str, config: TSNConfig, processor: TSNVideoProcessor, source: SourceCheckpoint) -> str:
     mean, std = (format_setting(value) for value in (processor.image_mean, processor.image_std))
     interpolation = _INTERPOLATION_NAMES[processor.resample]
@@ -459,6 +467,7 @@ def model_card(model_id: str, config: TSNConfig, processor: TSNVideoProcessor, s
         source=f"ResNet-{config.depth} (He et al., CVPR 2016) per frame with TSN's consensus; {source.description}.",
         preprocessing=preprocessing,
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor, TSN_TEST),
     )
 
 

@@ -31,6 +31,7 @@ from transformers import AutoModel
 from conversion.common import (
     ConversionError,
     base_arg_parser,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     run_script,
@@ -38,6 +39,7 @@ from conversion.common import (
 )
 from conversion.convert_i3d_pytorch_i3d import (
     CHARADES_NUM_CLASSES,
+    I3D_TEST,
     SOURCE_URL,
     VERIFIED_BY_TESTS,
     convert_pytorch_i3d_state_dict,
@@ -109,6 +111,7 @@ def model_card(model_id: str, model: TwoStreamForVideoClassification, processor,
         source=f"Two-stream Inflated 3D ConvNet (Carreira & Zisserman, CVPR 2017), converted from {SOURCE_URL}.",
         preprocessing=preprocessing,
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor, I3D_TEST),
     )
 
 

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from transformers import AutoModel
 
-from conversion.common import base_arg_parser, load_converted, run_script, save_converted
+from conversion.common import base_arg_parser, evaluation_protocol, load_converted, run_script, save_converted
 from conversion.convert_tsn_resnet import (
+    TSN_TEST,
     VERIFIED_BY_TESTS,
     SourceCheckpoint,
     add_source_arguments,
@@ -97,6 +98,7 @@ def model_card(model_id: str, model: TwoStreamForVideoClassification, processor,
         source=f"Two-stream TSN (Wang et al., ECCV 2016) with ResNet streams; {source.description}.",
         preprocessing=preprocessing,
         notes=notes,
+        evaluation_protocol=evaluation_protocol(processor, TSN_TEST),
     )
 
 

@@ -40,6 +40,7 @@ import torch
 from conversion.common import (
     ConversionError,
     base_arg_parser,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     packaged_labels,
@@ -121,6 +122,7 @@ def build_video_processor(config: VideoResNetConfig) -> VideoResNetVideoProcesso
         short_side_resize="scale_factor",
         do_center_crop=False,
         crop_size={"height": config.image_size, "width": config.image_size},
+        view_fusion="softmax",  # see VMZ_TEST
     )
 
 
@@ -139,6 +141,12 @@ def torchvision_reference(num_classes: int) -> torch.nn.Module:
     return network
 
 
+# How the weights' authors combine a video's clips, for the model card.
+VMZ_TEST = (
+    "ig65m-pytorch has no evaluation code (its tool extracts features). VMZ, the authors' code, averages the "
+    "softmax probabilities of a video's clips in its PyTorch test (`aggredate_video_accuracy`); the Caffe2 test "
+    "behind the paper's numbers, and how many clips it took, were not checked: unclear."
+)
 # What tests/test_video_resnet_conversion.py measures for this family (and asserts stays within the bound).
 PARITY_BOUND = 1e-4
 VERIFIED_BY_TESTS = (
@@ -183,6 +191,7 @@ def model_card(model_id: str, config: VideoResNetConfig, processor, checkpoint_n
         preprocessing=preprocessing,
         notes=notes,
         license="mit",
+        evaluation_protocol=evaluation_protocol(processor, VMZ_TEST),
     )
 
 

@@ -25,10 +25,12 @@ from pathlib import Path
 import torch
 
 from conversion.common import (
+    TORCHVISION_VIDEO_TEST,
     ConversionError,
     TensorLedger,
     base_arg_parser,
     check_complete,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     run_script,
@@ -210,9 +212,16 @@ def convert_torchvision_state_dict(
     return config, converted
 
 
+# torchvision's evaluation of these weights: 5 clips per video (`clips_per_video`), softmax summed over them.
+TORCHVISION_CLIPS_PER_VIDEO = 5
+
+
 def build_video_processor(config: VideoResNetConfig) -> VideoResNetVideoProcessor:
-    """torchvision's preset for these weights, sized by the config (16 frames, 128x171 resize, 112 crop)."""
-    return VideoResNetVideoProcessor.for_model_config(config)
+    """torchvision's preset for these weights, sized by the config (16 frames, 128x171 resize, 112 crop), with its
+    test protocol: 5 clips, softmax averaged."""
+    return VideoResNetVideoProcessor.for_model_config(
+        config, num_clips=TORCHVISION_CLIPS_PER_VIDEO, view_fusion="softmax"
+    )
 
 
 def preprocessing_rows(processor: VideoResNetVideoProcessor) -> dict[str, str]:
@@ -246,10 +255,9 @@ def model_card(model_id: str, config: VideoResNetConfig, processor: VideoResNetV
     notes = (
         f"{variant} converted from {weights}. {VERIFIED_BY_TESTS}\n\n"
         "The network ends with a global average pool, so it accepts other clip lengths and frame sizes. "
-        "torchvision reports its accuracy over 5 clips of 16 frames per video at 15 fps: set the video "
-        "processor's `num_clips=5` to follow that protocol (the model averages the logits of the views). "
-        "torchvision resizes uint8 frames and rounds back to uint8, the "
-        "processor resizes in float32: pixel values differ by at most half a grey level before normalisation."
+        "torchvision reports its accuracy over 5 clips of 16 frames per video at 15 fps: the video processor saved "
+        "here takes those 5 clips (pass `num_clips=1` for one quicker view). torchvision resizes uint8 frames and "
+        "rounds back to uint8, the processor resizes in float32: pixel values differ by at most half a grey level before normalisation."
     )
     return render_model_card(
         model_id=model_id,
@@ -261,6 +269,7 @@ def model_card(model_id: str, config: VideoResNetConfig, processor: VideoResNetV
         preprocessing=preprocessing_rows(processor),
         notes=notes,
         license="bsd-3-clause",
+        evaluation_protocol=evaluation_protocol(processor, TORCHVISION_VIDEO_TEST),
     )
 
 

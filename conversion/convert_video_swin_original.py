@@ -35,6 +35,7 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
+    evaluation_protocol,
     load_checkpoint,
     load_converted,
     meta_state_dict_from_manifest,
@@ -225,6 +226,7 @@ def video_processor_kwargs(config: VideoSwinConfig, variant: PretrainedVariant |
         "sampling": dataset.sampling,
         "num_clips": 4 if dataset.sampling == "clip" else 1,
         "num_crops": 3,
+        "view_fusion": "softmax",  # see MMACTION_TEST
         "size": {"shortest_edge": 224},
         "crop_size": {"height": 224, "width": 224},
         "image_mean": [m / 255 for m in MEAN_255],
@@ -251,6 +253,11 @@ def preprocessing_rows(kwargs: dict) -> dict[str, str]:
     }
 
 
+# How the original test (mmaction2's) combines a video's views, for the model card.
+MMACTION_TEST = (
+    "The original test (mmaction2's `Recognizer3D` with the configs' `test_cfg=dict(average_clips='prob')`) "
+    "averages the views' softmax probabilities."
+)
 PARITY_BOUND = 1e-4
 VERIFIED_BY_TESTS = (
     "Checked by the project's tests (the released weights cannot be run there): every tensor of this file's "
@@ -270,9 +277,9 @@ def model_card(model_id: str, config: VideoSwinConfig, checkpoint_name: str, kwa
         f"{tuple(config.window_size)}"
         + (f", initialised from {variant.pretraining}" if variant else "")
         + f"). {VERIFIED_BY_TESTS} Any clip length and resolution run: tokens are padded to whole windows and "
-        "windows shrink on smaller inputs, as in the original. The original averages the softmax scores of the "
-        "views (`average_clips='prob'`); the model averages their logits. The processor reproduces the original "
-        "*test* pipeline (short side 224, three 224 crops), which gives the published accuracy; the original's "
+        "windows shrink on smaller inputs, as in the original. The model's own forward averages the views' logits; "
+        "`hf-videomodels evaluate` and the pipeline average their softmax, as the original (below). The processor reproduces the "
+        "original *test* pipeline (short side 224, three 224 crops), which gives the published accuracy; the original's "
         "validation pipeline (short side 256, one centre crop) is `size={'shortest_edge': 256}, num_crops=1`."
     )
     if dataset is not None and dataset.sampling == "segments":
@@ -286,6 +293,7 @@ def model_card(model_id: str, config: VideoSwinConfig, checkpoint_name: str, kwa
         source=f"Video Swin Transformer (Liu et al., CVPR 2022), converted from {SOURCE_URL}.",
         preprocessing=preprocessing_rows(kwargs),
         notes=notes,
+        evaluation_protocol=evaluation_protocol(kwargs, MMACTION_TEST),
     )
 
 

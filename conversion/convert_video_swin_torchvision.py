@@ -25,7 +25,17 @@ from pathlib import Path
 
 import torch
 
-from conversion.common import ConversionError, base_arg_parser, load_checkpoint, load_converted, packaged_labels, run_script, save_converted
+from conversion.common import (
+    TORCHVISION_VIDEO_TEST,
+    ConversionError,
+    base_arg_parser,
+    evaluation_protocol,
+    load_checkpoint,
+    load_converted,
+    packaged_labels,
+    run_script,
+    save_converted,
+)
 from conversion.convert_video_swin_original import convert_video_swin_checkpoint
 from hf_videomodels.model_card import format_setting, render_model_card
 from hf_videomodels.models.video_swin.configuration_video_swin import VideoSwinConfig
@@ -89,6 +99,7 @@ def video_processor_kwargs(config: VideoSwinConfig) -> dict:
         "target_fps": 15,
         "num_clips": 12,
         "num_crops": 1,
+        "view_fusion": "softmax",  # see TORCHVISION_VIDEO_TEST
         "size": {"shortest_edge": 256},
         "crop_size": {"height": 224, "width": 224},
         "num_channels": config.num_channels,
@@ -111,6 +122,7 @@ def model_card(model_id: str, source: str, kwargs: dict) -> str:
         },
         notes="Converted with conversion/convert_video_swin_torchvision.py; the project's tests check torchvision's "
         "swin3d_t/s/b against this port with random weights within 1e-4 at odd clip lengths and sizes.",
+        evaluation_protocol=evaluation_protocol(kwargs, TORCHVISION_VIDEO_TEST),
     )
 
 

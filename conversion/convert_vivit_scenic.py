@@ -43,6 +43,7 @@ from conversion.common import (
     TensorLedger,
     base_arg_parser,
     check_complete,
+    evaluation_protocol,
     load_converted,
     meta_state_dict_from_manifest,
     packaged_labels,
@@ -360,6 +361,7 @@ def processor_kwargs(variant: ScenicVariant | None, config: ViViTConfig) -> dict
         "crop_size": {"height": crop_height, "width": crop_width},
         "num_clips": 4,
         "num_crops": 3,
+        "view_fusion": "logits",  # see SCENIC_TEST
         "channel_order": "rgb",
         "do_rescale": True,
         "rescale_factor": 1 / 255,
@@ -367,6 +369,13 @@ def processor_kwargs(variant: ScenicVariant | None, config: ViViTConfig) -> dict
         "image_mean": [0.5] * 3,
         "image_std": [0.5] * 3,
     }
+
+
+# How Scenic's multi-crop test combines a video's views, for the model card.
+SCENIC_TEST = (
+    "Scenic's multi-crop test (`test_step` in `projects/vivit/train_utils.py`, run by its trainer with "
+    "`do_multicrop_test`) averages the views' logits (its `softmax_logits` switch is left off)."
+)
 
 
 def class_names(variant: ScenicVariant | None, num_labels: int, given: list[str] | None) -> list[str]:
@@ -432,6 +441,7 @@ def model_card(model_id: str, config: ViViTConfig, variant_name: str | None, kwa
         source=f"ViViT (Arnab et al., ICCV 2021), converted from Scenic's Flax checkpoint ({SOURCE_URL}).",
         preprocessing=preprocessing_rows(kwargs),
         notes=notes,
+        evaluation_protocol=evaluation_protocol(kwargs, SCENIC_TEST),
     )
 
 

@@ -30,7 +30,7 @@ from .seeded_clips import EpochShuffleSampler, SeededTrainingClips
 from .training import (
     build_model_and_processor,
     collate,
-    load_video_folder,
+    list_training_data,
     top_k_metrics,
     train_on_cpu,
     video_transform,
@@ -68,7 +68,7 @@ def run(cfg: TrainConfig) -> list[dict]:
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
     )
     set_seed(cfg.seed)
-    folder = load_video_folder(cfg.data_dir, cfg.val_fraction, cfg.seed)
+    folder = list_training_data(cfg)
     if "validation" not in folder.splits:
         raise UserInputError("the example loop evaluates after each epoch: it needs --val-fraction above 0")
     model, processor = build_model_and_processor(cfg, folder.class_names)

@@ -1,4 +1,4 @@
-"""``hf-videomodels``: demo (the main job), train, classify, flow."""
+"""``hf-videomodels``: demo (the main job), train, evaluate, classify, flow."""
 
 # Only the standard library at module level: the command parses its arguments (and answers --help) before
 # the package, torch and transformers are imported (see ``hf_videomodels_cli``).
@@ -54,6 +54,39 @@ def _cmd_train(args) -> int:
     if result.unreadable_videos:
         print(f"skipped {len(result.unreadable_videos)} unreadable video(s), named in the warnings above")
     print(f"saved to {result.output_dir}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_model
+
+    _check_device(args.device)
+    result = evaluate_model(
+        args.model,
+        args.data_dir,
+        args.output,
+        num_clips=args.num_clips,
+        num_crops=args.num_crops,
+        view_fusion=args.view_fusion,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        device=args.device,
+        update_card=args.update_card,
+        show_progress=not args.no_progress,
+        layout=args.layout,
+        split=args.split,
+        annotations=args.annotations,
+    )
+    protocol = result.protocol
+    print(json.dumps({name: round(value, 4) for name, value in result.metrics.items()}, indent=1))
+    print(
+        f"{result.num_videos} videos, {protocol['num_clips']} clip(s) x {protocol['num_crops']} crop(s), "
+        f"{protocol['view_fusion']} fusion"
+    )
+    if result.unreadable_videos:
+        print(f"skipped {len(result.unreadable_videos)} unreadable video(s), named in the warnings above")
+    for name, path in result.files.items():
+        print(f"{name}: {path}")
     return 0
 
 
@@ -144,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data and the training")
     demo.set_defaults(func=_cmd_demo)
 
-    from .training_args import add_train_arguments  # light: keeps --help fast
+    from .training_args import LAYOUTS, add_train_arguments  # light: keeps --help fast
 
     train = commands.add_parser(
         "train",
@@ -153,6 +186,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_train_arguments(train)
     train.set_defaults(func=_cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a classifier's top-1/top-5/mean class accuracy with its multi-view test protocol",
+        description="Evaluate a video classifier on DATA_DIR's validation split (every video of a plain folder of "
+        "class folders) with the views and view fusion saved in its video processor (the checkpoint's original test "
+        "protocol), or the ones given here; writes results.json, per_class.csv, predictions.csv and "
+        "confusion_matrix.png.",
+    )
+    evaluate.add_argument(
+        "data_dir",
+        metavar="DATA_DIR",
+        help="class sub-folders of videos, train/ + validation/, or a UCF101, HMDB51, Kinetics or SSv2 download",
+    )
+    evaluate.add_argument(
+        "--model", required=True, help="model folder (from a converter, train, save_pretrained) or Hub repo"
+    )
+    evaluate.add_argument("--output", default="evaluation", help="folder for the results")
+    evaluate.add_argument(
+        "--num-clips", type=_positive_int, default=None, help="temporal views per video (default: the processor's)"
+    )
+    evaluate.add_argument(
+        "--num-crops", type=int, choices=(1, 3), default=None, help="spatial views per clip (default: the processor's)"
+    )
+    evaluate.add_argument(
+        "--view-fusion",
+        choices=("logits", "softmax"),
+        default=None,
+        help="combine the views' logits or softmax probabilities by averaging (default: the processor's)",
+    )
+    evaluate.add_argument(
+        "--batch-size", type=_positive_int, default=1, help="videos per forward pass (each with all its views)"
+    )
+    evaluate.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding videos")
+    evaluate.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1 (default: cpu)")
+    evaluate.add_argument(
+        "--layout", choices=LAYOUTS, default="auto", help="how DATA_DIR is organised (auto: by its annotation files)"
+    )
+    evaluate.add_argument("--split", type=_positive_int, default=1, help="official split of UCF101 and HMDB51 (1-3)")
+    evaluate.add_argument(
+        "--annotations", metavar="PATH", default=None, help="folder (or a file in it) of the annotation files"
+    )
+    evaluate.add_argument(
+        "--update-card", action="store_true", help="write the numbers and protocol into the model folder's README.md"
+    )
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.set_defaults(func=_cmd_evaluate)
 
     classify = commands.add_parser("classify", help="classify a video file with a model folder or Hub repo")
     classify.add_argument("video", help="video file or http(s) URL")

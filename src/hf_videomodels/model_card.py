@@ -73,6 +73,45 @@ classifier("video.mp4", top_k=5)
 ```"""
 
 
+# The evaluation section sits between these markers, so `hf-videomodels evaluate --update-card` can replace it.
+EVALUATION_START = "<!-- hf-videomodels evaluate: start -->"
+EVALUATION_END = "<!-- hf-videomodels evaluate: end -->"
+NOT_EVALUATED = (
+    "_Not measured with hf_videomodels yet: `hf-videomodels evaluate DATA --model MODEL --update-card` writes the "
+    "measured accuracies and the protocol here._"
+)
+VIEW_FUSION_WORDS = {"logits": "their logits averaged", "softmax": "their softmax probabilities averaged"}
+
+
+def describe_protocol(num_clips: int, num_crops: int, view_fusion: str) -> str:
+    """A multi-view test protocol as a person reads it: ``10 clips × 3 crops = 30 views, their softmax ...``."""
+    views = num_clips * num_crops
+    if views == 1:
+        return "1 view (one clip, one crop)"
+    return f"{num_clips} clip(s) × {num_crops} crop(s) = {views} views, {VIEW_FUSION_WORDS[view_fusion]}"
+
+
+def evaluation_block(text: str) -> str:
+    """``text`` between the evaluation markers."""
+    return f"{EVALUATION_START}\n{text.strip()}\n{EVALUATION_END}"
+
+
+def evaluation_section(protocol: str = "") -> str:
+    """A new card's "## Evaluation" section: ``protocol`` (how the checkpoint is tested), then the markers around
+    the place ``hf-videomodels evaluate --update-card`` writes the measured numbers."""
+    intro = f"{protocol}\n\n" if protocol else ""
+    return f"\n## Evaluation\n\n{intro}{evaluation_block(NOT_EVALUATED)}\n"
+
+
+def replace_evaluation_section(card: str, text: str) -> str:
+    """``card`` with its evaluation section's body replaced by ``text``; a card without one (written before the
+    section existed) gets an "## Evaluation" section at its end. Running it again replaces, never appends."""
+    start, end = card.find(EVALUATION_START), card.find(EVALUATION_END)
+    if start != -1 and end > start:
+        return card[:start] + evaluation_block(text) + card[end + len(EVALUATION_END) :]
+    return f"{card.rstrip()}\n\n## Evaluation\n\n{evaluation_block(text)}\n"
+
+
 def _table(rows: dict, header: tuple[str, str], format_value) -> str:
     if not rows:
         return "_none recorded_"
@@ -99,6 +138,7 @@ def render_model_card(
     pipeline_tag: str | None = "video-classification",
     summary: str = "video classifier",
     usage: str | None = None,
+    evaluation_protocol: str = "",
 ) -> str:
     """Fill the card template: YAML metadata the Hub reads, usage, preprocessing and measured metrics.
 
@@ -108,6 +148,9 @@ def render_model_card(
     ``base_model`` goes into the metadata only when it is a Hub repository id (a local folder would be a
     broken link there); say where a local model came from in ``source``. Preprocessing values may be
     processor settings as they are (sizes, mean/std tuples): they are written as a person reads them.
+    ``evaluation_protocol`` (markdown) opens the evaluation section of a video classifier's card: the test protocol
+    the processor saves and how the original code evaluates; ``hf-videomodels evaluate`` writes the measured
+    numbers below it.
     """
     base_model = hub_base_model(base_model)
     datasets_block = "datasets:\n" + "".join(f"- {name}\n" for name in datasets) if datasets else ""
@@ -128,4 +171,5 @@ def render_model_card(
         preprocessing_table=_table(preprocessing, ("setting", "value"), format_setting),
         metrics_table=_table(metrics or {}, ("metric", "value"), _format_metric),
         notes=notes,
+        evaluation_section=evaluation_section(evaluation_protocol) if pipeline_tag == "video-classification" else "",
     )

@@ -13,6 +13,8 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClass
 from .layers.consensus import FrameConsensus
 
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+# How the scores of a video's views are combined (a video processor's ``view_fusion``).
+VIEW_FUSIONS = ("logits", "softmax")
 
 
 def check_video_input(pixel_values: torch.Tensor, num_channels: int, name: str = "pixel_values") -> None:
@@ -95,6 +97,31 @@ def average_views(logits: torch.Tensor, num_views: int) -> torch.Tensor:
     if num_views == 1:
         return logits
     return logits.unflatten(0, (-1, num_views)).mean(dim=1)
+
+
+def fuse_views(logits: torch.Tensor, num_views: int, view_fusion: str) -> torch.Tensor:
+    """Per-view logits ``(videos * views, labels)`` (views of a video adjacent) -> one score row per video: the
+    mean of the logits ("logits", as the models' forward) or of the softmax probabilities ("softmax")."""
+    if view_fusion == "softmax":
+        return average_views(logits.float().softmax(dim=-1), num_views)
+    if view_fusion == "logits":
+        return average_views(logits.float(), num_views)
+    raise ValueError(f"view_fusion must be one of {VIEW_FUSIONS}, got {view_fusion!r}")
+
+
+def view_logits(model, inputs: dict[str, torch.Tensor], num_views: int) -> torch.Tensor:
+    """The model's logits for every view of a batch of videos, ``(videos * views, labels)``: the video inputs'
+    views folded into the batch, any per-video input repeated for each view (as the model's forward does)."""
+    video_inputs = getattr(model, "video_input_names", (model.main_input_name,))
+    folded = {}
+    for name, value in inputs.items():
+        if name in video_inputs:
+            folded[name], views = fold_views(value)
+            if views != num_views:
+                raise ValueError(f"{name} has {views} views per video, the protocol {num_views}")
+        else:
+            folded[name] = repeat_per_view(value, num_views)
+    return model(**folded).logits
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:

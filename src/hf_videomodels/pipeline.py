@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from transformers.modeling_outputs import ImageClassifierOutput
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
 
 from .errors import UserInputError, check_known_keys
+from .modeling_utils import fuse_views, view_logits
 from .video_processing_utils import VideoClipKwargs, VideoClipProcessor, config_disagreements
 
 logger = logging.get_logger(__name__)
@@ -61,10 +63,13 @@ class VideoClipClassificationPipeline(VideoClassificationPipeline):
                 )
             options["frame_sample_rate"] = frame_sampling_rate
         options["num_frames"] = num_frames
+        view_fusion = options.pop("view_fusion", None)  # how the views' scores are combined: not preprocessing
         preprocess_params = {name: value for name, value in options.items() if value is not None}
         _, forward_params, postprocess_params = super()._sanitize_parameters(
             top_k=top_k, function_to_apply=function_to_apply
         )
+        if view_fusion is not None:
+            forward_params["view_fusion"] = view_fusion
         return preprocess_params, forward_params, postprocess_params
 
     def __call__(self, inputs, **kwargs: Any):
@@ -76,7 +81,9 @@ class VideoClipClassificationPipeline(VideoClassificationPipeline):
             function_to_apply: ``"softmax"``, ``"sigmoid"`` or ``"none"`` (default from the config's problem type).
             num_frames, frame_sample_rate (alias ``frame_sampling_rate``), sampling, num_clips, num_crops,
                 clip_alignment, ...: any video-processor setting, for this call; by default the saved video
-                processor's values are used. Several clips / crops are averaged by the model.
+                processor's values are used.
+            view_fusion: how several clips / crops are combined: ``"logits"`` (the model averages their logits) or
+                ``"softmax"`` (their probabilities are averaged); default: the processor's ``view_fusion``.
 
         Returns:
             ``[{"label": ..., "score": ...}, ...]`` per video.
@@ -93,6 +100,19 @@ class VideoClipClassificationPipeline(VideoClassificationPipeline):
                 "pipeline, or save a processor with it, to change it."
             )
         return self.video_processor(video, **options, return_tensors="pt").to(self.dtype)
+
+    def _forward(self, model_inputs, view_fusion: str | None = None):
+        """Several views with ``view_fusion="softmax"`` (the processor's, or given): the views' probabilities are
+        averaged, as ``hf-videomodels evaluate`` does; otherwise the model averages the views' logits itself."""
+        if view_fusion is None:
+            view_fusion = getattr(self.video_processor, "view_fusion", "logits")
+        pixel_values = model_inputs.get("pixel_values")
+        if view_fusion == "logits" or pixel_values is None or pixel_values.ndim != 6:
+            return super()._forward(model_inputs)
+        num_views = pixel_values.shape[1]
+        probabilities = fuse_views(view_logits(self.model, dict(model_inputs), num_views), num_views, view_fusion)
+        # postprocess applies a softmax, which gives the averaged probabilities back from their logarithms
+        return ImageClassifierOutput(logits=probabilities.log())
 
 
 __all__ = ["VideoClipClassificationPipeline"]

@@ -1,15 +1,9 @@
-"""Fine-tuning any registered architecture on a folder of videos, with transformers' ``Trainer``.
+"""Fine-tuning any registered architecture on a video data set, with transformers' ``Trainer``.
 
-Data layout: ``DATA_DIR/<class name>/<video files>`` (split into train/validation here, stratified), or
-``DATA_DIR/train/<class>/...`` plus ``DATA_DIR/validation/<class>/...`` (also ``val`` or ``test``).
-Videos are listed into a ``datasets.Dataset`` and decoded on the fly by the model's video processor:
-random temporal jitter and spatial augmentation for training, the deterministic evaluation recipe otherwise.
-
-Before training, every file is opened once (its metadata, no frames converted): files that are not readable
-videos are skipped, each named in a warning and counted in ``TrainResult.unreadable_videos``. Class folders
-without (readable) videos are left out with a warning. In the one-folder layout, ``val_fraction`` of each
-class is held out for validation (0: no validation split, metrics from training only); a class with a single
-video cannot be split and is used for training only, with a warning.
+The data is listed by ``video_datasets.load_video_folder`` (class folders, UCF101, HMDB51, Kinetics,
+Something-Something v2) into a ``datasets.DatasetDict`` of paths and labels; the videos are decoded on the fly by
+the model's video processor: random temporal jitter and spatial augmentation for training, the deterministic
+evaluation recipe otherwise.
 """
 
 from __future__ import annotations
@@ -21,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import evaluate
-import numpy as np
 import torch
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 from transformers import (
     AutoConfig,
     AutoModelForVideoClassification,
@@ -42,15 +34,20 @@ from .model_card import render_model_card
 from .parameter_groups import freeze_backbone, layer_ids
 from .registration import find_architecture
 from .seeded_clips import EpochShuffleSampler, SeededTrainingClips
-from .training_args import TrainConfig, check_val_fraction
-from .video_io import VideoDecodingError, probe_video
+from .training_args import TrainConfig
+from .video_datasets import (  # noqa: F401  (VIDEO_EXTENSIONS, stratified_split, ...: re-exported from their old home)
+    VALIDATION_SPLIT_NAMES,
+    VIDEO_EXTENSIONS,
+    VideoFolder,
+    _class_folders,
+    load_video_folder,
+    stratified_split,
+)
 from .video_processing_utils import VideoClipProcessor
 from .video_trainer import VideoTrainer
 
 logger = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".gif", ".ogv"}
-VALIDATION_SPLIT_NAMES = ("validation", "val", "test")
 # Loss points on the training curve when logging_steps is not set: every step of runs up to this many steps.
 CURVE_POINTS = 50
 # Top-k accuracies reported, for the k below the class count (with k classes or fewer, top-k is always 1).
@@ -66,134 +63,6 @@ class TrainResult:
     log_history: list
     class_names: list[str]
     unreadable_videos: list[Path] = field(default_factory=list)  # skipped files, each named in a warning
-
-
-@dataclass
-class VideoFolder:
-    """A data folder listed for training: its splits, and the files skipped because they are not readable videos."""
-
-    splits: DatasetDict  # "train", plus "validation" unless no validation split was asked for
-    unreadable: list[Path]
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.splits["train"].features["label"].names
-
-
-def _is_readable_video(path: Path) -> bool:
-    try:
-        probe_video(path)
-    except VideoDecodingError as error:
-        logger.warning("skipping an unreadable video: %s", error)
-        return False
-    return True
-
-
-def _class_folders(root: Path) -> tuple[dict[str, list[Path]], list[Path]]:
-    """The readable video files of each class sub-folder of ``root``, and the unreadable ones (skipped).
-    Folders left without videos are dropped, with a warning naming them."""
-    classes, empty, unreadable = {}, [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-        videos = [path for path in files if _is_readable_video(path)]
-        unreadable += sorted(set(files) - set(videos))
-        if videos:
-            classes[folder.name] = videos
-        else:
-            empty.append(folder.name)
-    if empty:
-        logger.warning(
-            "ignoring %d class folder(s) of %s without readable video files (%s): %s",
-            len(empty),
-            root,
-            ", ".join(sorted(VIDEO_EXTENSIONS)),
-            ", ".join(empty),
-        )
-    return classes, unreadable
-
-
-def load_video_folder(data_dir, val_fraction: float = 0.2, seed: int = 0) -> VideoFolder:
-    """List a data folder (layouts in the module docstring) into ``train`` and ``validation`` splits of
-    ``{"video": path, "label": ClassLabel}``; ``val_fraction=0`` gives no validation split."""
-    check_val_fraction(val_fraction)
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"data folder not found: {root}")
-    split_dirs = {"train": root / "train"}
-    for name in VALIDATION_SPLIT_NAMES:
-        if (root / name).is_dir():
-            split_dirs["validation"] = root / name
-            break
-    presplit = split_dirs["train"].is_dir() and "validation" in split_dirs
-    if presplit:
-        listed = {name: _class_folders(path) for name, path in split_dirs.items()}
-    else:
-        listed = {"all": _class_folders(root)}
-    per_split = {name: classes for name, (classes, _) in listed.items()}
-    unreadable = [path for _, skipped in listed.values() for path in skipped]
-    class_names = sorted(per_split["train"] if presplit else per_split["all"])
-    if len(class_names) < 2:
-        raise UserInputError(
-            f"{root} must hold at least two class sub-folders of video files "
-            f"({', '.join(sorted(VIDEO_EXTENSIONS))}); found {class_names or 'none'}"
-        )
-    features = Features({"video": Value("string"), "label": ClassLabel(names=class_names)})
-
-    def as_dataset(classes: dict[str, list[Path]]) -> Dataset:
-        unknown = set(classes) - set(class_names)
-        if unknown:
-            raise UserInputError(f"validation classes not present in training data: {sorted(unknown)}")
-        rows = [(str(path), class_names.index(name)) for name, paths in classes.items() for path in paths]
-        return Dataset.from_dict({"video": [r[0] for r in rows], "label": [r[1] for r in rows]}, features=features)
-
-    if presplit:
-        splits = DatasetDict({name: as_dataset(classes) for name, classes in per_split.items()})
-    else:
-        splits = stratified_split(as_dataset(per_split["all"]), val_fraction, seed)
-    return VideoFolder(splits=splits, unreadable=unreadable)
-
-
-def stratified_split(full: Dataset, val_fraction: float, seed: int) -> DatasetDict:
-    """Hold out ``val_fraction`` of the videos for validation, in proportion per class.
-
-    No validation split for ``val_fraction=0``. A class with one video cannot be split: it is used for training
-    only (with a warning). A fraction that would give either split fewer videos than there are classes is
-    refused, with the fraction that works.
-    """
-    if val_fraction == 0:
-        return DatasetDict({"train": full})
-    names = full.features["label"].names
-    labels = np.asarray(full["label"])
-    counts = np.bincount(labels, minlength=len(names))
-    single = counts[labels] == 1
-    if single.any():
-        logger.warning(
-            "class(es) with a single video, used for training only (never validated): %s",
-            ", ".join(names[i] for i in np.flatnonzero(counts == 1)),
-        )
-    num_videos, num_classes = int((~single).sum()), int((counts >= 2).sum())
-    if num_classes == 0:
-        raise UserInputError("every class has a single video: nothing can be validated; use --val-fraction 0")
-    num_validation = math.ceil(val_fraction * num_videos)  # as datasets.Dataset.train_test_split counts
-    if num_validation < num_classes:
-        raise UserInputError(
-            f"--val-fraction {val_fraction} holds out {num_validation} of {num_videos} videos for validation, fewer "
-            f"than the {num_classes} classes with two videos or more; a stratified split needs one per class: use "
-            f"at least {math.ceil(num_classes / num_videos * 1000) / 1000:g}, or 0 for no validation split"
-        )
-    if num_videos - num_validation < num_classes:
-        raise UserInputError(
-            f"--val-fraction {val_fraction} leaves {num_videos - num_validation} of {num_videos} videos for training, "
-            f"fewer than the {num_classes} classes; use at most "
-            f"{math.floor((num_videos - num_classes) / num_videos * 1000) / 1000:g}"
-        )
-    split = full.select(np.flatnonzero(~single)).train_test_split(
-        test_size=val_fraction, stratify_by_column="label", seed=seed
-    )
-    train = (
-        concatenate_datasets([split["train"], full.select(np.flatnonzero(single))]) if single.any() else split["train"]
-    )
-    return DatasetDict({"train": train, "validation": split["test"]})
 
 
 def video_transform(video_processor, training: bool):
@@ -324,6 +193,13 @@ def plot_training_curve(log_history: list[dict], path) -> Path:
     return Path(path)
 
 
+def list_training_data(cfg: TrainConfig) -> VideoFolder:
+    """``cfg``'s data set listed into splits (its layout, split number and annotations)."""
+    return load_video_folder(
+        cfg.data_dir, cfg.val_fraction, cfg.seed, layout=cfg.layout, split=cfg.split, annotations=cfg.annotations
+    )
+
+
 def resume_checkpoint(cfg: TrainConfig, checkpoints: Path) -> str | None:
     """The checkpoint folder ``cfg.resume_from_checkpoint`` names (``last``: the newest in ``checkpoints``)."""
     wanted = cfg.resume_from_checkpoint
@@ -379,7 +255,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     checkpoints = output_dir / "checkpoints"
     resume_from = resume_checkpoint(cfg, checkpoints)
     callbacks = [tensorboard_callback(output_dir / "tensorboard")] if cfg.tensorboard else []
-    folder = load_video_folder(cfg.data_dir, cfg.val_fraction, cfg.seed)
+    folder = list_training_data(cfg)
     data, class_names = folder.splits, folder.class_names
     validation = data.get("validation")
     model, processor = build_model_and_processor(cfg, class_names)
@@ -473,13 +349,19 @@ def _describe_training(cfg: TrainConfig, folder: VideoFolder) -> str:
     names = folder.class_names
     how = f"Fine-tuned from `{cfg.model}`" if cfg.model else "Trained from scratch"
     classes = f"{len(names)} classes ({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
-    text = f"{how} with `hf-videomodels train` on {len(folder.splits['train'])} training videos in {classes}"
+    text = (
+        f"{how} with `hf-videomodels train` on {len(folder.splits['train'])} training videos of {folder.describe()} "
+        f"in {classes}"
+    )
     if "validation" in folder.splits:
-        text += f"; the metrics are measured on {len(folder.splits['validation'])} validation videos."
+        source = folder.source_split_names["validation"]
+        text += f"; the metrics are measured on {len(folder.splits['validation'])} validation videos ({source})."
     else:
         text += "; there was no validation split, so the metrics are training metrics only."
     if folder.unreadable:
         text += f" {len(folder.unreadable)} unreadable video file(s) were skipped."
+    if folder.missing:
+        text += f" {len(folder.missing)} listed video(s) were missing from the data folder and skipped."
     recipe = [
         f"{name.replace('_', ' ')} {getattr(cfg, name)}"
         for name in ("gradient_accumulation_steps", "label_smoothing", "mixup_alpha", "cutmix_alpha", "layer_decay")

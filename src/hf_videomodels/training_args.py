@@ -19,6 +19,9 @@ from pathlib import Path
 from .errors import UserInputError
 from .registration import ARCHITECTURE_FOLDERS
 
+# The data layouts ``video_datasets.load_video_folder`` reads ("auto" tells them apart by their annotation files).
+LAYOUTS = ("auto", "folders", "ucf101", "hmdb51", "kinetics", "ssv2")
+
 
 def json_object(text: str) -> dict:
     """Parse a JSON object given on the command line (argparse ``type``)."""
@@ -51,7 +54,8 @@ class TrainConfig:
     data_dir: Path = field(
         metadata={
             "positional": True,
-            "help": "DATA_DIR/<class>/<videos> (split here, stratified) or DATA_DIR/{train,validation}/<class>/...",
+            "help": "DATA_DIR/<class>/<videos> (split here, stratified), DATA_DIR/{train,validation}/<class>/..., or "
+            "a UCF101, HMDB51, Kinetics or Something-Something v2 download (see --layout)",
         }
     )
     output_dir: Path = field(
@@ -91,7 +95,26 @@ class TrainConfig:
     eval_batch_size: int | None = field(default=None, metadata={"help": "validation batch size; default: --batch-size"})
     val_fraction: float = field(
         default=0.2,
-        metadata={"help": "fraction of DATA_DIR/<class> videos held out for validation (stratified); 0: none"},
+        metadata={
+            "help": "fraction of DATA_DIR/<class> videos held out for validation (stratified); 0: none. Class "
+            "folders only: the other layouts have official splits"
+        },
+    )
+    layout: str = field(
+        default="auto",
+        metadata={
+            "choices": LAYOUTS,
+            "help": "how DATA_DIR is organised; auto: by its annotation files (classInd.txt, *_test_split1.txt, "
+            "train.csv, something-something-v2-labels.json), class folders when there are none",
+        },
+    )
+    split: int = field(default=1, metadata={"help": "official split of UCF101 and HMDB51 (1-3)"})
+    annotations: Path | None = field(
+        default=None,
+        metadata={
+            "metavar": "PATH",
+            "help": "folder (or a file in it) of the split/annotation files, if not in DATA_DIR",
+        },
     )
     num_workers: int = field(default=0, metadata={"help": "video decoding worker processes (0: in the main one)"})
     bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (autocast; on the CPU too)"})
@@ -151,6 +174,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         self.output_dir = Path(self.output_dir)
+        if self.annotations is not None:
+            self.annotations = Path(self.annotations)
         if bool(self.model) == bool(self.architecture):
             raise UserInputError(
                 "give exactly one of model (--model, to fine-tune) or architecture (--architecture, from scratch)"
@@ -174,6 +199,8 @@ class TrainConfig:
         if self.num_workers < 0:
             raise UserInputError(f"num_workers (--num-workers) must be at least 0, got {self.num_workers}")
         check_val_fraction(self.val_fraction)
+        if self.layout not in LAYOUTS:
+            raise UserInputError(f"layout (--layout) must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         self.save_checkpoints = str(self.save_checkpoints)
         if self.save_checkpoints not in ("no", "epoch") and not (
             self.save_checkpoints.isdigit() and int(self.save_checkpoints) > 0
@@ -220,8 +247,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         meta = spec.metadata
         kind = _without_none(hints[spec.name])
         options = {"help": meta["help"]}
-        if "metavar" in meta:
-            options["metavar"] = meta["metavar"]
+        for key in ("metavar", "choices"):
+            if key in meta:
+                options[key] = meta[key]
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:

@@ -39,6 +39,9 @@ original code bases (see :mod:`hf_videomodels.sampling` for the temporal side):
 Output: ``BatchFeature`` with float32 ``pixel_values`` ``(batch, frames, channels, height, width)``, or
 ``(batch, views, frames, channels, height, width)`` with ``views = num_clips * num_crops`` (clip-major, as
 SlowFast numbers its test views) when there is more than one view; the models average per-view logits.
+``view_fusion`` records how the checkpoint's original test code combines the views' scores ("logits": their
+logits averaged; "softmax": their class probabilities averaged): ``hf-videomodels evaluate`` and the pipeline
+follow it (the model's own forward, given 6-D input, averages logits).
 
 ``seed`` (call-time) makes training samples reproducible; ``training`` and ``seed`` are call state and are not
 saved by ``save_pretrained``.
@@ -107,6 +110,7 @@ _CHOICES = {
     "channel_order": ("rgb", "bgr"),
     "num_crops": (1, 3),
     "short_side_resize": ("size", "scale_factor"),
+    "view_fusion": ("logits", "softmax"),
 }
 _POSITIVE_INTS = ("num_frames", "frame_sample_rate", "num_clips", "num_channels")
 _INTERPOLATION = {
@@ -128,6 +132,8 @@ class VideoClipKwargs(VideosKwargs, total=False):
         "mmaction" / "dmvr" (mmaction2's / DMVR's clips, at training too: frames exactly ``frame_sample_rate``
         apart, raw frames; see :mod:`hf_videomodels.sampling`).
     num_clips: temporal views at evaluation. num_crops: spatial views at evaluation, 1 (centre) or 3.
+    view_fusion: how evaluation combines the views' scores: "logits" (average the logits) or "softmax" (average
+        the class probabilities), as the checkpoint's original test code does (see ``hf_videomodels.evaluation``).
     channel_order: "rgb" or "bgr", the channel order the model was trained on.
     num_channels: 3 for RGB frames, 2 for optical flow (x, y) given as arrays.
     antialias: antialias when resizing (the originals do not).
@@ -147,6 +153,7 @@ class VideoClipKwargs(VideosKwargs, total=False):
     clip_alignment: Literal["start", "centre", "mmaction", "dmvr"] | None
     num_clips: int | None
     num_crops: int | None
+    view_fusion: Literal["logits", "softmax"] | None
     channel_order: Literal["rgb", "bgr"] | None
     num_channels: int | None
     antialias: bool | None
@@ -173,6 +180,7 @@ class VideoClipProcessor(BaseVideoProcessor):
     clip_alignment = "centre"
     num_clips = 1
     num_crops = 1
+    view_fusion = "logits"
     do_resize = True
     size = {"shortest_edge": 256}
     default_to_square = False
