@@ -93,6 +93,15 @@ def test_resume_after_an_interrupt_is_bit_identical(nine_videos, tmp_path, monke
     assert losses[0] == losses[1]
 
 
+def test_decoding_workers_give_the_same_clips(nine_videos, tmp_path):
+    """Each clip is seeded by the video and the epoch, not by the worker that decodes it."""
+    runs = [
+        training.train(tiny_config(nine_videos, tmp_path / f"workers{n}", num_workers=n, max_steps=2)) for n in (0, 2)
+    ]
+    weights = [load_file(run.output_dir / "model.safetensors") for run in runs]
+    assert all(torch.equal(tensor, weights[1][name]) for name, tensor in weights[0].items())
+
+
 def test_resume_errors_name_the_fix(nine_videos, tmp_path):
     with pytest.raises(UserInputError, match="no checkpoint-N folder.*--save-checkpoints"):
         training.train(tiny_config(nine_videos, tmp_path / "out", resume_from_checkpoint="last"))
