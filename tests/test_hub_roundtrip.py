@@ -29,8 +29,10 @@ from .utils import tiny_classifier
 
 # huggingface_hub's own LFS upload passes a file as `data=`, which its HTTP client deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
-# Written by save_pretrained / the card; training_log.json and training_curve.png stay local.
+# Written by save_pretrained / the card.
 MODEL_FILES = ("config.json", "model.safetensors", "video_preprocessor_config.json", "README.md")
+# Written by train beside them (its resumable checkpoints stay local).
+TRAINING_FILES = ("training_log.json", "training_curve.png")
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +91,14 @@ def test_train_push_to_hub_comes_back_identical(hub, tmp_path, motion_folder):
         "train", str(motion_folder), "--output", str(out), "--architecture", "I3D",
         "--config", json.dumps(config), "--processor", json.dumps(processor), "--max-steps", "2",
         "--batch-size", "2", "--val-fraction", "0", "--push-to-hub", "me/motion-i3d", "--with-code",
-        "--no-show-progress",
+        "--save-checkpoints", "1", "--no-show-progress",
     ])  # fmt: skip
     assert code == 0
     code_files = sorted(path.name for path in out.glob("*.py"))
     assert "modeling_i3d.py" in code_files
-    assert set(hub.head("me/motion-i3d").files) == {".gitattributes", *MODEL_FILES, *code_files}
-    assert_files_come_back(out, "me/motion-i3d", (*MODEL_FILES, *code_files))
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert set(hub.head("me/motion-i3d").files) == {".gitattributes", *MODEL_FILES, *TRAINING_FILES, *code_files}
+    assert_files_come_back(out, "me/motion-i3d", (*MODEL_FILES, *TRAINING_FILES, *code_files))
     card = (out / "README.md").read_text()
     assert "# me/motion-i3d" in card and 'from_pretrained("me/motion-i3d", trust_remote_code=True)' in card
 

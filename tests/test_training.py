@@ -90,7 +90,10 @@ def test_top_k_metric():
         label_ids = np.array([1, 5, 3])
 
     result = compute(Prediction)
-    assert result == {"top1_accuracy": pytest.approx(1 / 3), "top5_accuracy": pytest.approx(2 / 3)}
+    loss = torch.nn.functional.cross_entropy(torch.tensor(Prediction.predictions).float(), torch.tensor([1, 5, 3]))
+    assert result == {
+        "loss": pytest.approx(loss.item()), "top1_accuracy": pytest.approx(1 / 3), "top5_accuracy": pytest.approx(2 / 3)
+    }
 
 
 @pytest.mark.parametrize("num_labels", [2, 3, 5])
@@ -101,7 +104,8 @@ def test_top_k_metric_only_below_the_class_count(num_labels):
         predictions = -np.eye(num_labels)  # every video's true class ranked last
         label_ids = np.arange(num_labels)
 
-    assert training.top_k_metrics(num_labels)(Prediction) == {"top1_accuracy": 0.0}
+    result = training.top_k_metrics(num_labels)(Prediction)
+    assert set(result) == {"loss", "top1_accuracy"} and result["top1_accuracy"] == 0.0
 
 
 def test_train_writes_a_complete_model_folder(motion_folder, tmp_path, monkeypatch):

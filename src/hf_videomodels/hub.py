@@ -85,6 +85,10 @@ class PushFailed(UserInputError):
     Reported like a user error, in one line: the fix lies outside the code."""
 
 
+# Training's resumable checkpoints (optimizer states, several copies of the weights) stay on the disk.
+LOCAL_ONLY_PATTERNS = ["checkpoints/*"]
+
+
 def push_folder(folder, repo_id: str) -> str:
     """Upload ``folder`` to the Hub repo ``repo_id`` (created if needed) in one commit; returns the repo's URL.
 
@@ -96,7 +100,12 @@ def push_folder(folder, repo_id: str) -> str:
     api = HfApi()
     try:
         url = api.create_repo(repo_id, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="Upload with hf_videomodels")
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            commit_message="Upload with hf_videomodels",
+            ignore_patterns=LOCAL_ONLY_PATTERNS,
+        )
     except (OSError, RuntimeError) as error:
         cause = _transfer_failure(error)
         if cause is None:

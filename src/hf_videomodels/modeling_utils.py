@@ -194,6 +194,12 @@ class VideoPreTrainedModel(PreTrainedModel):
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
     _supports_sdpa = True
+    # The forward's ``**kwargs`` are further video inputs, not loss arguments: the loss is a per-batch mean, so
+    # Trainer must divide it by the gradient-accumulation steps (and not scale it by the process count).
+    accepts_loss_kwargs = False
+    # Layer-wise learning-rate decay (``parameter_groups.layer_ids``): the class names of the modules that are one
+    # layer each, in forward order (a transformer's blocks). Empty: the model has no such depth (the CNNs).
+    layer_decay_blocks: tuple[str, ...] = ()
     # A 3D CNN sets this: its 5-D weights are kept in ``channels_last_3d`` (from construction, ``from_pretrained``
     # and ``to_preferred_memory_format``; ``.to(device)``, ``.to(dtype)`` and ``load_state_dict`` keep a
     # tensor's layout). A conv with channels-last weights gives channels-last outputs whatever the input's

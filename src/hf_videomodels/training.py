@@ -20,18 +20,21 @@ from transformers import (
     AutoConfig,
     AutoModelForVideoClassification,
     AutoVideoProcessor,
-    Trainer,
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import is_torch_bf16_gpu_available
 
 from .errors import UserInputError, check_known_keys
 from .hub import resolve_model_reference, save_model_folder
 from .metrics import TOP_K_ACCURACY
+from .mixing import ClipMixing
 from .model_card import render_model_card
+from .parameter_groups import freeze_backbone, layer_ids
 from .registration import find_architecture
 from .remote_code import check_bundlable
+from .seeded_clips import EpochShuffleSampler, SeededTrainingClips
 from .training_args import TrainConfig
 from .video_datasets import (  # noqa: F401  (VIDEO_EXTENSIONS, stratified_split, ...: re-exported from their old home)
     VALIDATION_SPLIT_NAMES,
@@ -42,6 +45,7 @@ from .video_datasets import (  # noqa: F401  (VIDEO_EXTENSIONS, stratified_split
     stratified_split,
 )
 from .video_processing_utils import VideoClipProcessor
+from .video_trainer import VideoTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,9 @@ def collate(examples: list[dict]) -> dict:
 
 
 def top_k_metrics(num_labels: int):
-    """``compute_metrics`` for ``Trainer``: ``top{k}_accuracy`` for each k of ``TOP_K`` below ``num_labels``."""
+    """``compute_metrics`` for ``Trainer``: ``top{k}_accuracy`` for each k of ``TOP_K`` below ``num_labels``, and the
+    cross-entropy ``loss`` (``VideoTrainer`` leaves the evaluation loss to this, computed over exactly the
+    validation videos also when several processes evaluate)."""
     metric = evaluate.load(TOP_K_ACCURACY)
     ks = [k for k in TOP_K if k < num_labels]
 
@@ -93,7 +99,8 @@ def top_k_metrics(num_labels: int):
         results = {}
         for k in ks:
             results.update(metric.compute(predictions=logits, references=labels, k=k))
-        return {f"top{k}_accuracy": results[f"top{k}_accuracy"] for k in ks}
+        loss = torch.nn.functional.cross_entropy(torch.as_tensor(logits).float(), torch.as_tensor(labels).long())
+        return {"loss": loss.item(), **{f"top{k}_accuracy": results[f"top{k}_accuracy"] for k in ks}}
 
     return compute
 
@@ -115,14 +122,16 @@ def check_overrides(cfg: TrainConfig) -> None:
     check_known_keys(cfg.processor_overrides, processor_class.valid_kwargs.__annotations__, processor_class.__name__)
 
 
-def _train_on_cpu_for_bf16(bf16: bool) -> bool:
-    """Whether bf16 asks for Trainer's ``use_cpu``: with no accelerator, bf16 autocast runs on the CPU (transformers
-    refuses bf16 otherwise). An accelerator without bf16 is refused rather than silently left for the CPU."""
-    if not bf16 or is_torch_bf16_gpu_available():
-        return False
-    if torch.cuda.is_available() or torch.backends.mps.is_available():
+def train_on_cpu(bf16: bool) -> bool:
+    """Whether to set Trainer's ``use_cpu``: on a machine without an accelerator. Without it transformers refuses
+    bf16 on the CPU, and the processes ``accelerate launch`` or ``torchrun`` start each train alone (and write the
+    same folder) instead of joining one gloo run. An accelerator without bf16 is refused rather than silently left
+    for the CPU."""
+    if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        return True
+    if bf16 and not is_torch_bf16_gpu_available():
         raise UserInputError("this accelerator does not support bf16 (CUDA needs an Ampere or newer GPU); drop --bf16")
-    return True
+    return False
 
 
 def build_model_and_processor(cfg: TrainConfig, class_names: list[str]):
@@ -185,6 +194,45 @@ def plot_training_curve(log_history: list[dict], path) -> Path:
     return Path(path)
 
 
+def list_training_data(cfg: TrainConfig) -> VideoFolder:
+    """``cfg``'s data set listed into splits (its layout, split number and annotations)."""
+    return load_video_folder(
+        cfg.data_dir, cfg.val_fraction, cfg.seed, layout=cfg.layout, split=cfg.split, annotations=cfg.annotations
+    )
+
+
+def resume_checkpoint(cfg: TrainConfig, checkpoints: Path) -> str | None:
+    """The checkpoint folder ``cfg.resume_from_checkpoint`` names (``last``: the newest in ``checkpoints``)."""
+    wanted = cfg.resume_from_checkpoint
+    if wanted is None:
+        return None
+    if wanted == "last":
+        last = get_last_checkpoint(checkpoints) if checkpoints.is_dir() else None
+        if last is None:
+            raise UserInputError(
+                f"--resume-from-checkpoint last: no checkpoint-N folder in {checkpoints}; "
+                "a run saves them with --save-checkpoints"
+            )
+        return last
+    if not (Path(wanted) / "trainer_state.json").is_file():
+        raise UserInputError(
+            f"--resume-from-checkpoint {wanted}: not a checkpoint folder (no trainer_state.json); give "
+            "OUTPUT/checkpoints/checkpoint-N or 'last'"
+        )
+    return wanted
+
+
+def tensorboard_callback(log_dir: Path):
+    """Trainer's TensorBoard logger, writing to ``log_dir`` (from the main process only)."""
+    from transformers.integrations import TensorBoardCallback, is_tensorboard_available
+
+    if not is_tensorboard_available():
+        raise UserInputError("--tensorboard needs the tensorboard package: pip install 'hf-videomodels[tensorboard]'")
+    callback = TensorBoardCallback()
+    callback.logging_dir = str(log_dir)
+    return callback
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train a video classifier on ``cfg.data_dir`` and write it to ``cfg.output_dir``.
 
@@ -196,25 +244,33 @@ def train(cfg: TrainConfig) -> TrainResult:
     with the measured metrics, ``training_log.json`` and ``training_curve.png``; it is also uploaded to
     ``cfg.push_to_hub`` when set. Unknown config/processor override keys, unusable data folders and numbers
     raise ``UserInputError`` before any training.
+
+    Training clips are shuffled and augmented from the seed, the epoch and the video alone
+    (:mod:`~hf_videomodels.seeded_clips`): a run resumed from a checkpoint continues exactly as the uninterrupted
+    run, and ``accelerate launch`` processes see the clips one process would.
     """
     set_seed(cfg.seed)
     check_overrides(cfg)
-    on_cpu = _train_on_cpu_for_bf16(cfg.bf16)
-    folder = load_video_folder(
-        cfg.data_dir, cfg.val_fraction, cfg.seed, layout=cfg.layout, split=cfg.split, annotations=cfg.annotations
-    )
+    on_cpu = train_on_cpu(cfg.bf16)
+    output_dir = Path(cfg.output_dir)
+    checkpoints = output_dir / "checkpoints"
+    resume_from = resume_checkpoint(cfg, checkpoints)
+    callbacks = [tensorboard_callback(output_dir / "tensorboard")] if cfg.tensorboard else []
+    folder = list_training_data(cfg)
     data, class_names = folder.splits, folder.class_names
     validation = data.get("validation")
     model, processor = build_model_and_processor(cfg, class_names)
     if cfg.with_code:  # refused now rather than after training (two-stream's code cannot be bundled)
         check_bundlable(model.config.model_type)
-    data["train"].set_transform(video_transform(processor, training=True))
+    if cfg.layer_decay is not None:
+        layer_ids(model)  # a model without blocks is refused now, not after the data loads
+    if cfg.freeze_backbone:
+        freeze_backbone(model)
+    train_clips = SeededTrainingClips(data["train"], processor, cfg.seed)
     if validation is not None:
         validation.set_transform(video_transform(processor, training=False))
 
-    output_dir = Path(cfg.output_dir)
-    checkpoints = output_dir / "checkpoints"
-    steps_per_epoch = math.ceil(len(data["train"]) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(data["train"]) / (cfg.batch_size * cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
     args = TrainingArguments(
         output_dir=str(checkpoints),
@@ -227,7 +283,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size or cfg.batch_size,
         eval_strategy="epoch" if validation is not None else "no",
-        save_strategy="no",
+        save_strategy="steps" if cfg.save_checkpoints.isdigit() else cfg.save_checkpoints,
+        save_steps=int(cfg.save_checkpoints) if cfg.save_checkpoints.isdigit() else 500,
+        save_total_limit=cfg.save_total_limit,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        activation_checkpointing=cfg.gradient_checkpointing,
         logging_strategy="steps",
         # A fraction is of the run's steps: every step for short runs, so the curve always has points.
         logging_steps=cfg.logging_steps or 1 / CURVE_POINTS,
@@ -240,16 +300,36 @@ def train(cfg: TrainConfig) -> TrainResult:
         seed=cfg.seed,
         disable_tqdm=not cfg.show_progress,
     )
-    trainer = Trainer(
+    trainer = VideoTrainer(
         model=model,
         args=args,
-        train_dataset=data["train"],
+        train_dataset=train_clips,
         eval_dataset=validation,
         data_collator=collate,
         compute_metrics=top_k_metrics(len(class_names)),
+        callbacks=callbacks,
+        mixing=ClipMixing(cfg.mixup_alpha, cfg.cutmix_alpha, cfg.label_smoothing),
+        layer_decay=cfg.layer_decay,
+        train_sampler=EpochShuffleSampler(len(train_clips), cfg.seed),
     )
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
     metrics = trainer.evaluate() if validation is not None else train_output.metrics
+    history = trainer.state.log_history
+    if trainer.is_world_process_zero():  # under `accelerate launch`, one process writes the model folder
+        _write_model_folder(cfg, folder, trainer.model, processor, metrics, history)
+    return TrainResult(
+        output_dir=output_dir,
+        metrics=metrics,
+        log_history=history,
+        class_names=class_names,
+        unreadable_videos=folder.unreadable,
+    )
+
+
+def _write_model_folder(cfg: TrainConfig, folder: VideoFolder, model, processor, metrics: dict, history: list) -> None:
+    """The output folder: weights, config, processor, model card, training log and curve (and the Hub upload)."""
+    output_dir = Path(cfg.output_dir)
+    checkpoints = output_dir / "checkpoints"
     if checkpoints.is_dir() and not any(checkpoints.iterdir()):
         checkpoints.rmdir()  # nothing is saved there (save_strategy="no"), but Trainer creates it
     card_metrics = {k.removeprefix("eval_"): v for k, v in metrics.items() if "accuracy" in k or k.endswith("loss")}
@@ -262,19 +342,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         source=_describe_training(cfg, folder),
         preprocessing=processor_summary(processor),
     )
-    save_model_folder(
-        trainer.model, processor, output_dir, card, push_to_hub=cfg.push_to_hub, with_code=cfg.with_code
-    )
-    history = trainer.state.log_history
+    # The log and the curve are written first, so that the Hub upload carries them too.
+    output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "training_log.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
     plot_training_curve(history, output_dir / "training_curve.png")
-    return TrainResult(
-        output_dir=output_dir,
-        metrics=metrics,
-        log_history=history,
-        class_names=class_names,
-        unreadable_videos=folder.unreadable,
-    )
+    save_model_folder(model, processor, output_dir, card, push_to_hub=cfg.push_to_hub, with_code=cfg.with_code)
 
 
 def _describe_training(cfg: TrainConfig, folder: VideoFolder) -> str:
@@ -295,6 +367,14 @@ def _describe_training(cfg: TrainConfig, folder: VideoFolder) -> str:
         text += f" {len(folder.unreadable)} unreadable video file(s) were skipped."
     if folder.missing:
         text += f" {len(folder.missing)} listed video(s) were missing from the data folder and skipped."
+    recipe = [
+        f"{name.replace('_', ' ')} {getattr(cfg, name)}"
+        for name in ("gradient_accumulation_steps", "label_smoothing", "mixup_alpha", "cutmix_alpha", "layer_decay")
+        if getattr(cfg, name) not in (None, 0, 1)
+    ]
+    recipe += ["backbone frozen (linear probe)"] * cfg.freeze_backbone + ["bf16 mixed precision"] * cfg.bf16
+    if recipe:
+        text += f" Recipe: {', '.join(recipe)}."
     return text
 
 

@@ -88,7 +88,10 @@ class TrainConfig:
     learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (cosine schedule)"})
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay"})
     warmup_fraction: float = field(default=0.1, metadata={"help": "fraction of the steps spent warming up"})
-    batch_size: int = field(default=8, metadata={"help": "training videos per step"})
+    batch_size: int = field(
+        default=8,
+        metadata={"help": "training videos per batch and process (--gradient-accumulation-steps batches a step)"},
+    )
     eval_batch_size: int | None = field(default=None, metadata={"help": "validation batch size; default: --batch-size"})
     val_fraction: float = field(
         default=0.2,
@@ -131,6 +134,49 @@ class TrainConfig:
         },
     )
     show_progress: bool = field(default=True, metadata={"help": "progress bars"})
+    save_checkpoints: str = field(
+        default="no",
+        metadata={
+            "metavar": "no|epoch|N",
+            "help": "save a resumable checkpoint (weights, optimiser, schedule, random state) in OUTPUT/checkpoints "
+            "after every epoch or every N steps",
+        },
+    )
+    save_total_limit: int | None = field(default=None, metadata={"help": "keep only the newest N checkpoints"})
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={
+            "metavar": "PATH|last",
+            "help": "continue an interrupted run (same settings) from a checkpoint folder, or 'last': the newest "
+            "in OUTPUT/checkpoints",
+        },
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "batches whose gradients add up to one step (--batch-size each)"}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "recompute block activations in the backward pass: less memory, more time"}
+    )
+    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the training targets, in [0, 1)"})
+    mixup_alpha: float = field(
+        default=0.0, metadata={"help": "mixup of training clips, Beta(alpha, alpha) weights (e.g. 0.8); 0: off"}
+    )
+    cutmix_alpha: float = field(
+        default=0.0,
+        metadata={"help": "cutmix: the same box of another clip in every frame (e.g. 1.0); 0: off; with "
+                  "--mixup-alpha, one of the two per batch"},
+    )
+    layer_decay: float | None = field(
+        default=None,
+        metadata={"help": "layer-wise learning-rate decay of a transformer, in (0, 1) (e.g. 0.75): block i of L "
+                  "trains at decay**(L+1-i) times the rate, the embeddings at decay**(L+1)"},
+    )
+    freeze_backbone: bool = field(
+        default=False, metadata={"help": "linear probe: train the classifier only, the backbone frozen (eval mode)"}
+    )
+    tensorboard: bool = field(
+        default=False, metadata={"help": "TensorBoard logs in OUTPUT/tensorboard (needs hf-videomodels[tensorboard])"}
+    )
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -162,6 +208,34 @@ class TrainConfig:
         check_val_fraction(self.val_fraction)
         if self.layout not in LAYOUTS:
             raise UserInputError(f"layout (--layout) must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        self.save_checkpoints = str(self.save_checkpoints)
+        if self.save_checkpoints not in ("no", "epoch") and not (
+            self.save_checkpoints.isdigit() and int(self.save_checkpoints) > 0
+        ):
+            raise UserInputError(
+                f"save_checkpoints (--save-checkpoints) must be no, epoch or a positive number of steps, "
+                f"got {self.save_checkpoints!r}"
+            )
+        for name in ("save_total_limit", "gradient_accumulation_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserInputError(f"{name} (--{name.replace('_', '-')}) must be at least 1, got {value}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserInputError(f"label_smoothing (--label-smoothing) must be in [0, 1), got {self.label_smoothing}")
+        for name in ("mixup_alpha", "cutmix_alpha"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise UserInputError(f"{name} (--{name.replace('_', '-')}) must be at least 0 (0: off), got {value}")
+        if self.layer_decay is not None and not 0 < self.layer_decay < 1:
+            raise UserInputError(
+                f"layer_decay (--layer-decay) must be in (0, 1), e.g. 0.75, got {self.layer_decay}; "
+                "leave it unset for none"
+            )
+        if self.freeze_backbone and (self.layer_decay is not None or self.gradient_checkpointing):
+            raise UserInputError(
+                "freeze_backbone (--freeze-backbone) trains the classifier alone: --layer-decay and "
+                "--gradient-checkpointing act on the backbone; drop them"
+            )
 
 
 def _without_none(hint):

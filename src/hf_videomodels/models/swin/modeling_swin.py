@@ -22,6 +22,7 @@ class SwinPreTrainedModel(VideoPreTrainedModel):
     config_class = SwinConfig
     base_model_prefix = "swin"
     _no_split_modules = ["SwinStage"]
+    layer_decay_blocks = ("SwinBlock",)
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)

@@ -330,6 +330,7 @@ class TimeSformerPreTrainedModel(VideoPreTrainedModel):
     config_class = TimeSformerConfig
     base_model_prefix = "timesformer"
     _no_split_modules = ["TimeSformerLayer"]
+    layer_decay_blocks = ("TimeSformerLayer",)
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)

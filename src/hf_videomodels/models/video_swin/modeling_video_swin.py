@@ -51,6 +51,7 @@ class VideoSwinPreTrainedModel(VideoPreTrainedModel):
     config_class = VideoSwinConfig
     base_model_prefix = "video_swin"
     _no_split_modules = ["SwinStage"]
+    layer_decay_blocks = ("SwinBlock",)
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)

@@ -49,6 +49,7 @@ class ViTFramesPreTrainedModel(VideoPreTrainedModel):
     config_class = ViTFramesConfig
     base_model_prefix = "vit"
     _no_split_modules = ["PreNormTransformerBlock"]
+    layer_decay_blocks = ("PreNormTransformerBlock",)
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)

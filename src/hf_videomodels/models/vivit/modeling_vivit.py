@@ -243,6 +243,7 @@ class ViViTPreTrainedModel(VideoPreTrainedModel):
     config_class = ViViTConfig
     base_model_prefix = "vivit"
     _no_split_modules = ["PreNormTransformerBlock", "FactorisedSelfAttentionLayer"]
+    layer_decay_blocks = ("PreNormTransformerBlock", "FactorisedSelfAttentionLayer")
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
