@@ -22,10 +22,12 @@ import errno
 import functools
 import importlib
 import io
+import itertools
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlparse
@@ -39,8 +41,9 @@ logger = logging.getLogger(__name__)
 
 BACKEND_ENV_VAR = "HF_VIDEOMODELS_VIDEO_BACKEND"
 BACKENDS = ("torchcodec", "pyav")
-# Containers whose stored frame count PyAV can trust (an index of every frame); others are counted by decoding.
-_PYAV_COUNTED_FORMATS = {"mov", "mp4", "avi"}
+# Containers whose demuxer indexes every packet on opening (MP4/MOV sample tables, AVI's idx1): probing counts
+# their frames without reading the file. Others are counted by reading their packets (demuxing, no decoding).
+_INDEXED_FORMATS = {"mov", "mp4", "avi"}
 
 VideoSource = str | os.PathLike | bytes | BinaryIO
 IndexChoice = Sequence[int] | np.ndarray | Callable[[VideoMetadata], Sequence[int]] | None
@@ -199,6 +202,34 @@ def _empty_frames(metadata: VideoMetadata) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------- PyAV
 
 
+@dataclass(frozen=True)
+class _FrameIndex:
+    """Where the frames of a video stream are, read from its packets (demuxed, not decoded).
+
+    Frame ``i`` (the ``i``-th frame a decode from the start gives) is the packet with the ``i``-th smallest
+    presentation timestamp: a decoder turns each packet into one frame and outputs them in presentation order.
+    """
+
+    count: int
+    # Presentation timestamps, ascending; None when some packet has none or two share one, so frames can only
+    # be found by counting them from the start.
+    pts: np.ndarray | None
+    keyframes: np.ndarray  # positions in ``pts`` of the frames decoding can start from, ascending
+
+
+class _SeekMissed(Exception):
+    """Seeking did not give the frames the index promised (a demuxer that cannot seek there, a decoder that
+    drops a frame, timestamps that do not match): the caller decodes from the start instead."""
+
+
+def _decoding_threads() -> int:
+    """Decoder threads: as many as torch uses. A ``DataLoader`` worker sets torch to one thread, so
+    ``num_workers`` processes decode on ``num_workers`` cores instead of each starting a thread per core."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _open_pyav(source: str | BinaryIO, name: str):
     import av
 
@@ -212,83 +243,198 @@ def _open_pyav(source: str | BinaryIO, name: str):
         container.close()
         raise VideoDecodingError(f"{name} has no video stream")
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"  # frame + slice threading: decoding uses the idle cores
+    stream.thread_count = _decoding_threads()
+    if stream.thread_count != 1:
+        stream.thread_type = "AUTO"  # frame + slice threading
     return container, stream
+
+
+def _decode_packet(packet) -> list:
+    """The frames one packet completes (all decoding goes through here)."""
+    return packet.decode()
 
 
 def _decode_pyav(container, stream, name: str) -> Iterator:
     import av
 
     try:
-        yield from container.decode(stream)
+        for packet in container.demux(stream):
+            yield from _decode_packet(packet)
     except av.FFmpegError as error:
         raise VideoDecodingError(f"cannot decode {name} (PyAV: {error})") from error
 
 
-def _pyav_metadata(source: str | BinaryIO, name: str) -> VideoMetadata:
-    container, stream = _open_pyav(source, name)
-    with container:
-        formats = set(container.format.name.split(","))
-        count = stream.frames if stream.frames > 0 and formats & _PYAV_COUNTED_FORMATS else None
-        if count is None:  # no stored count (GIF, Matroska, ...): the decodable frames are the truth
-            count = sum(1 for _ in _decode_pyav(container, stream, name))
-        fps = float(stream.average_rate or stream.guessed_rate or 0) or None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
-        else:
-            duration = count / fps if fps else None
-        return VideoMetadata(
-            total_num_frames=count,
-            fps=fps,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-            duration=duration,
-            video_backend="pyav",
-        )
+def _stored_frame_count(container, stream) -> int | None:
+    """The frame count from the index MP4/MOV and AVI demuxers build on opening (one entry per packet; entries an
+    edit list cuts are not frames), or None for containers without one (Matroska/WebM, GIF, MPEG-TS, ...)."""
+    if not set(container.format.name.split(",")) & _INDEXED_FORMATS:
+        return None
+    count = sum(1 for entry in stream.index_entries if entry.size > 0 and not entry.is_discard)
+    return count or None
+
+
+def _vp8_shows_frame(packet) -> bool:
+    # VP8 frame tag (RFC 6386, 9.1): bit 4 of the first byte is show_frame. Hidden frames (alt-refs) update
+    # the decoder's references but output no picture, so they are not frames of the video.
+    return bool(memoryview(packet)[0] & 0x10)
+
+
+def _demux_frame_index(container, stream, name: str) -> _FrameIndex:
+    """Read every packet of the video stream once (no decoding) and index the frames they hold."""
+    import av
+
+    is_vp8 = stream.codec_context.name == "vp8"
+    timestamps, keyframe_flags = [], []
+    try:
+        for packet in container.demux(stream):
+            # Not frames: the end-of-stream marker, packets an edit list cuts (the decoder drops them) and hidden
+            # VP8 frames.
+            if packet.size == 0 or packet.is_discard or (is_vp8 and not _vp8_shows_frame(packet)):
+                continue
+            timestamps.append(packet.pts)
+            keyframe_flags.append(packet.is_keyframe)
+    except av.FFmpegError as error:
+        raise VideoDecodingError(f"cannot read {name} (PyAV: {error})") from error
+    if None in timestamps or len(set(timestamps)) < len(timestamps):
+        return _FrameIndex(count=len(timestamps), pts=None, keyframes=np.zeros(0, dtype=np.int64))
+    pts = np.asarray(timestamps, dtype=np.int64)
+    order = np.argsort(pts, kind="stable")  # decode order -> presentation order (B-frames come out reordered)
+    return _FrameIndex(count=len(pts), pts=pts[order], keyframes=np.flatnonzero(np.asarray(keyframe_flags)[order]))
+
+
+def _pyav_metadata(container, stream, count: int) -> VideoMetadata:
+    fps = float(stream.average_rate or stream.guessed_rate or 0) or None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000
+    else:
+        duration = count / fps if fps else None
+    return VideoMetadata(
+        total_num_frames=count,
+        fps=fps,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        duration=duration,
+        video_backend="pyav",
+    )
 
 
 def _read_pyav(source: str | BinaryIO, name: str, indices: IndexChoice) -> tuple[np.ndarray, VideoMetadata]:
-    metadata = _pyav_metadata(source, name)
+    container, stream = _open_pyav(source, name)
+    with container:
+        wants_frames = indices is None or callable(indices) or len(indices) > 0
+        # A probe of an MP4 counts from the container's index; finding frames needs the packets' timestamps.
+        stored_count = None if wants_frames else _stored_frame_count(container, stream)
+        index = _demux_frame_index(container, stream, name) if stored_count is None else None
+        metadata = _pyav_metadata(container, stream, stored_count or index.count)
+        try:
+            chosen = _resolve_indices(indices, metadata, name)
+            if chosen.size == 0:
+                return _empty_frames(metadata), metadata
+            return _pyav_frames(source, container, stream, index, chosen, name), metadata
+        except _TooFewFrames as shortfall:
+            stored = metadata.total_num_frames
+            metadata.total_num_frames = shortfall.decoded
+            if shortfall.decoded == 0:
+                raise VideoDecodingError(f"{name} contains no decodable video frames") from None
+            if not callable(indices) and indices is not None:
+                raise VideoDecodingError(
+                    f"{name} holds {stored} frames but only {shortfall.decoded} can be decoded; "
+                    f"frame {int(np.max(indices))} does not exist"
+                ) from None
+            # Frames were chosen from a wrong count: choose again from the frames that really exist.
+            chosen = _resolve_indices(indices, metadata, name)
+            return _pyav_frames(source, container, stream, index, chosen, name), metadata
+
+
+def _pyav_frames(source, container, stream, index: _FrameIndex, chosen: np.ndarray, name: str) -> np.ndarray:
+    wanted = np.unique(chosen)
+    kept = None
+    if index.pts is not None:
+        try:
+            kept = _decode_by_seeking(container, stream, index, wanted, name)
+        except _SeekMissed as missed:  # the same frames, found the slow way
+            logger.info("%s: %s; decoding from the first frame instead", name, missed)
+    if kept is None:
+        kept = _decode_from_start(source, name, wanted)
+    # Colour conversion only for the frames we keep, once decoding threads are done (2-3x faster than
+    # converting while the frame-threaded decoder is still running).
+    return _stack({position: frame.to_ndarray(format="rgb24") for position, frame in kept.items()}, chosen, name)
+
+
+def _decode_by_seeking(container, stream, index: _FrameIndex, wanted: np.ndarray, name: str) -> dict:
+    """The frames at positions ``wanted`` (ascending), each reached by seeking to the last keyframe at or before
+    it, unless the decoder is already between that keyframe and the frame (then it decodes on)."""
+    if wanted[-1] >= index.count:
+        raise _SeekMissed(f"frame {wanted[-1]} is past the {index.count} indexed frames")
+    starts = np.searchsorted(index.keyframes, wanted, side="right") - 1
+    if starts[0] < 0:
+        raise _SeekMissed(f"no keyframe at or before frame {wanted[0]}")
+    kept, frames, last_pts = {}, None, None
+    for position, keyframe in zip(wanted.tolist(), index.keyframes[starts].tolist()):
+        target, keyframe_pts = int(index.pts[position]), int(index.pts[keyframe])
+        if frames is None or keyframe_pts > last_pts:
+            if frames is not None:
+                frames.close()
+            frames = _decode_from_keyframe(container, stream, keyframe_pts, name)
+        for last_pts, frame in frames:
+            if last_pts >= target:
+                break
+        else:
+            raise _SeekMissed(f"frame {position} (pts {target}) did not come out of the decoder")
+        if last_pts != target:
+            raise _SeekMissed(f"frame {position} (pts {target}) did not come out of the decoder (got pts {last_pts})")
+        kept[position] = frame
+    frames.close()
+    return kept
+
+
+def _decode_from_keyframe(container, stream, keyframe_pts: int, name: str) -> Iterator[tuple[int, object]]:
+    """Seek to the keyframe whose pts is ``keyframe_pts`` and decode on: ``(pts, frame)`` in presentation order.
+
+    The demuxer may land on an earlier keyframe (Matroska seeks to the start of a cluster): packets before ours
+    are read but not decoded. Frames shown before the keyframe (an open GOP's leading frames, which need the
+    previous group) are dropped.
+    """
+    import av
+
     try:
-        chosen = _resolve_indices(indices, metadata, name)
-        if chosen.size == 0:
-            return _empty_frames(metadata), metadata
-        return _pyav_frames(source, name, chosen), metadata
-    except _TooFewFrames as shortfall:
-        stored = metadata.total_num_frames
-        metadata.total_num_frames = shortfall.decoded
-        if shortfall.decoded == 0:
-            raise VideoDecodingError(f"{name} contains no decodable video frames") from None
-        if not callable(indices) and indices is not None:
-            raise VideoDecodingError(
-                f"{name} stores a count of {stored} frames but only {shortfall.decoded} can be decoded; "
-                f"frame {int(np.max(indices))} does not exist"
-            ) from None
-        # Frames were chosen from a wrong count: choose again from the frames that really exist.
-        chosen = _resolve_indices(indices, metadata, name)
-        return _pyav_frames(source, name, chosen), metadata
+        container.seek(keyframe_pts, backward=True, any_frame=False, stream=stream)
+        packets = container.demux(stream)
+        for packet in packets:
+            if packet.pts == keyframe_pts:
+                break
+            if packet.size == 0 or (packet.is_keyframe and packet.pts is not None and packet.pts > keyframe_pts):
+                raise _SeekMissed(f"seeking to pts {keyframe_pts} landed past it")
+        else:
+            raise _SeekMissed(f"seeking to pts {keyframe_pts} landed past it")
+        for packet in itertools.chain([packet], packets):
+            for frame in _decode_packet(packet):
+                if frame.pts is None:
+                    raise _SeekMissed("a decoded frame has no timestamp")
+                if frame.pts >= keyframe_pts:
+                    yield frame.pts, frame
+    except av.FFmpegError as error:
+        raise VideoDecodingError(f"cannot decode {name} (PyAV: {error})") from error
 
 
-def _pyav_frames(source: str | BinaryIO, name: str, chosen: np.ndarray) -> np.ndarray:
-    wanted = set(chosen.tolist())
-    last = int(chosen.max())
+def _decode_from_start(source: str | BinaryIO, name: str, wanted: np.ndarray) -> dict:
+    """The frames at positions ``wanted`` (ascending), counted as a decode from the first frame gives them."""
+    wanted_set, last = set(wanted.tolist()), int(wanted[-1])
     kept = {}
     container, stream = _open_pyav(source, name)
     with container:
         decoded = 0
-        for index, frame in enumerate(_decode_pyav(container, stream, name)):
-            decoded = index + 1
-            if index in wanted:
-                kept[index] = frame
-            if index >= last:  # stop at the last frame needed
+        for position, frame in enumerate(_decode_pyav(container, stream, name)):
+            decoded = position + 1
+            if position in wanted_set:
+                kept[position] = frame
+            if position >= last:  # stop at the last frame needed
                 break
     if last not in kept:
         raise _TooFewFrames(decoded)
-    # Colour conversion only for the frames we keep, once decoding threads are done (2-3x faster than
-    # converting while the frame-threaded decoder is still running).
-    return _stack({index: frame.to_ndarray(format="rgb24") for index, frame in kept.items()}, chosen, name)
+    return kept
 
 
 def _stack(frames: dict[int, np.ndarray], chosen: np.ndarray, name: str) -> np.ndarray:
@@ -333,23 +479,39 @@ def _read_torchcodec(source: str | BinaryIO, name: str, indices: IndexChoice) ->
 
 
 def write_video(
-    frames: np.ndarray, path: str | os.PathLike, *, fps: int = 25, codec: str = "h264", bit_rate: int | None = None
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    *,
+    fps: int = 25,
+    codec: str = "h264",
+    bit_rate: int | None = None,
+    keyframe_interval: int | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode uint8 RGB frames ``(T, H, W, 3)`` to a video file with PyAV (for tests, benchmarks, demos).
+    """Encode uint8 RGB frames ``(H, W, 3)`` (an array ``(T, H, W, 3)`` or any iterable of frames, so long videos
+    need not sit in memory) to a video file with PyAV (for tests, benchmarks, demos).
 
-    The container follows the file extension (``.mp4``, ``.avi``, ``.mkv``, ...); MJPEG uses full-range YUV.
+    The container follows the file extension (``.mp4``, ``.avi``, ``.mkv``, ``.webm``, ...); MJPEG uses full-range
+    YUV. ``keyframe_interval``: at most this many frames from one keyframe to the next (the encoder's default
+    otherwise); ``options``: the encoder's own options (``{"preset": "ultrafast"}`` for libx264, ...).
     """
     import av
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError(f"no frames to write to {path}")
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
+        stream = container.add_stream(codec, rate=fps, options=options or {})
+        stream.height, stream.width = first.shape[:2]
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if bit_rate is not None:
             stream.bit_rate = bit_rate
-        for frame in frames:
+        if keyframe_interval is not None:
+            stream.codec_context.gop_size = keyframe_interval
+        for frame in itertools.chain([first], frames):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(stream.encode())  # flush the encoder's delayed frames
     return path
