@@ -28,6 +28,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlparse
@@ -44,6 +45,8 @@ BACKENDS = ("torchcodec", "pyav")
 # Containers whose demuxer indexes every packet on opening (MP4/MOV sample tables, AVI's idx1): probing counts
 # their frames without reading the file. Others are counted by reading their packets (demuxing, no decoding).
 _INDEXED_FORMATS = {"mov", "mp4", "avi"}
+
+_MILLISECOND = Fraction(1, 1000)
 
 VideoSource = str | os.PathLike | bytes | BinaryIO
 IndexChoice = Sequence[int] | np.ndarray | Callable[[VideoMetadata], Sequence[int]] | None
@@ -377,7 +380,7 @@ def _decode_by_seeking(container, stream, index: _FrameIndex, wanted: np.ndarray
         if frames is None or keyframe_pts > last_pts:
             if frames is not None:
                 frames.close()
-            frames = _decode_from_keyframe(container, stream, keyframe_pts, name)
+            frames = _decode_from_keyframe(container, stream, keyframe_pts)
         for last_pts, frame in frames:
             if last_pts >= target:
                 break
@@ -390,7 +393,7 @@ def _decode_by_seeking(container, stream, index: _FrameIndex, wanted: np.ndarray
     return kept
 
 
-def _decode_from_keyframe(container, stream, keyframe_pts: int, name: str) -> Iterator[tuple[int, object]]:
+def _decode_from_keyframe(container, stream, keyframe_pts: int) -> Iterator[tuple[int, object]]:
     """Seek to the keyframe whose pts is ``keyframe_pts`` and decode on: ``(pts, frame)`` in presentation order.
 
     The demuxer may land on an earlier keyframe (Matroska seeks to the start of a cluster): packets before ours
@@ -413,10 +416,12 @@ def _decode_from_keyframe(container, stream, keyframe_pts: int, name: str) -> It
             for frame in _decode_packet(packet):
                 if frame.pts is None:
                     raise _SeekMissed("a decoded frame has no timestamp")
+                if frame.pts == keyframe_pts and not frame.key_frame:  # the decoder's word over the container's
+                    raise _SeekMissed(f"pts {keyframe_pts} is marked as a keyframe but does not decode as one")
                 if frame.pts >= keyframe_pts:
                     yield frame.pts, frame
-    except av.FFmpegError as error:
-        raise VideoDecodingError(f"cannot decode {name} (PyAV: {error})") from error
+    except av.FFmpegError as error:  # a damaged file fails again, with this error, when decoded from the start
+        raise _SeekMissed(f"decoding after seeking to pts {keyframe_pts} failed (PyAV: {error})") from error
 
 
 def _decode_from_start(source: str | BinaryIO, name: str, wanted: np.ndarray) -> dict:
@@ -487,13 +492,16 @@ def write_video(
     bit_rate: int | None = None,
     keyframe_interval: int | None = None,
     options: dict[str, str] | None = None,
+    timestamps: Sequence[float] | None = None,
 ) -> Path:
     """Encode uint8 RGB frames ``(H, W, 3)`` (an array ``(T, H, W, 3)`` or any iterable of frames, so long videos
     need not sit in memory) to a video file with PyAV (for tests, benchmarks, demos).
 
     The container follows the file extension (``.mp4``, ``.avi``, ``.mkv``, ``.webm``, ...); MJPEG uses full-range
     YUV. ``keyframe_interval``: at most this many frames from one keyframe to the next (the encoder's default
-    otherwise); ``options``: the encoder's own options (``{"preset": "ultrafast"}`` for libx264, ...).
+    otherwise); ``options``: the encoder's own options (``{"preset": "ultrafast"}`` for libx264, ...);
+    ``timestamps``: each frame's presentation time in seconds, to the millisecond (a stream that starts late, a
+    variable frame rate), instead of ``i / fps``.
     """
     import av
 
@@ -511,7 +519,12 @@ def write_video(
             stream.bit_rate = bit_rate
         if keyframe_interval is not None:
             stream.codec_context.gop_size = keyframe_interval
-        for frame in itertools.chain([first], frames):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        if timestamps is not None:
+            stream.codec_context.time_base = _MILLISECOND
+        for position, frame in enumerate(itertools.chain([first], frames)):
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            if timestamps is not None:
+                picture.pts, picture.time_base = round(timestamps[position] / _MILLISECOND), _MILLISECOND
+            container.mux(stream.encode(picture))
         container.mux(stream.encode())  # flush the encoder's delayed frames
     return path
