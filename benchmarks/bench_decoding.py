@@ -121,9 +121,9 @@ def clip_at(start: int) -> np.ndarray:
 
 
 def measure_video(path: Path, threads: int, repeats: int) -> dict:
-    count = probe_video(path).total_num_frames
-    if count != old_count(path, threads):
-        raise AssertionError(f"{path.name}: probe_video counts {count} frames, a full decode {old_count(path, threads)}")
+    count, decoded = probe_video(path).total_num_frames, old_count(path, threads)
+    if count != decoded:
+        raise AssertionError(f"{path.name}: probe_video counts {count} frames, the old way {decoded}")
     span = CLIP_STRIDE * (CLIP_FRAMES - 1) + 1
     clips = {"middle": clip_at((count - span) // 2), "end": clip_at(count - span)}
     row = {"frames": count}
@@ -147,7 +147,8 @@ def milliseconds(seconds: float) -> str:
 
 def markdown_table(rows: dict[str, dict]) -> str:
     columns = {"count": "count frames", "middle": "16-frame clip, middle", "end": "16-frame clip, end"}
-    header = "| video | frames | " + " | ".join(f"{title}: new / old ms (speed-up)" for title in columns.values()) + " |"
+    titles = [f"{title}: new / old ms (speed-up)" for title in columns.values()]
+    header = "| video | frames | " + " | ".join(titles) + " |"
     lines = [header, "|" + "---|" * (2 + len(columns))]
     for name, row in rows.items():
         cells = [
@@ -177,8 +178,9 @@ def main(argv=None) -> str:
             print(f"measured {name}", flush=True)
     table = markdown_table(rows)
     footer = (
-        f"\n\n{WIDTH}x{HEIGHT}, {FPS} fps, a keyframe every {KEYFRAME_INTERVAL} frames; clips of {CLIP_FRAMES} frames at "
-        f"stride {CLIP_STRIDE}; median of {args.repeats}; {args.threads} decoding thread(s); frames bit-identical."
+        f"\n\n{WIDTH}x{HEIGHT}, {FPS} fps, a keyframe every {KEYFRAME_INTERVAL} frames; clips of {CLIP_FRAMES} "
+        f"frames at stride {CLIP_STRIDE}; median of {args.repeats}; {args.threads} decoding thread(s); "
+        "frames bit-identical."
     )
     print("\n" + table + footer)
     if args.output:

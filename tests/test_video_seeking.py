@@ -135,6 +135,18 @@ def test_seeking_gives_the_frames_of_a_decode_from_the_start(name, videos, refer
         np.testing.assert_array_equal(read_video(videos[name], [position])[0][0], reference[name][position])
 
 
+@pytest.mark.parametrize("name", ["mkv-h264", "webm-vp9"])
+def test_seeking_with_frame_threads(name, videos, reference):
+    """Two decoding threads (frame threading holds frames in flight across a seek): still the same frames."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        wanted = [5, 13, 40, 59, 2]
+        np.testing.assert_array_equal(read_video(videos[name], wanted)[0], reference[name][wanted])
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("name", ["mp4-h264", "mkv-h264", "webm-vp8", "webm-vp9"])
 def test_a_late_clip_decodes_far_fewer_frames(name, videos, reference, decoded_packets):
     # 8 frames, stride 2, the last possible clip (mmaction2's evaluation view of a 60-frame video)
@@ -160,7 +172,9 @@ def test_a_wrong_keyframe_flag_still_gives_the_right_frames(name, videos, refere
     monkeypatch.setattr(video_io, "_demux_frame_index", every_frame_a_keyframe)
     with caplog.at_level(logging.INFO, logger=video_io.__name__):
         frames, _ = read_video(videos[name], [31, 30])
+        from_bytes, _ = read_video(videos[name].read_bytes(), [31, 30])  # a file object reopened for the restart
     np.testing.assert_array_equal(frames, reference[name][[31, 30]])
+    np.testing.assert_array_equal(from_bytes, reference[name][[31, 30]])
     assert "decoding from the first frame instead" in caplog.text
 
 
@@ -176,7 +190,8 @@ def test_hidden_vp8_frames_are_not_counted(videos, reference, tmp_path):
                 tag = bytearray(bytes(packet))
                 tag[0] &= ~0x10  # clear show_frame
                 hidden = av.Packet(bytes(tag))
-                hidden.pts, hidden.dts, hidden.time_base, hidden.stream = packet.pts, packet.dts, packet.time_base, stream
+                hidden.pts, hidden.dts, hidden.time_base = packet.pts, packet.dts, packet.time_base
+                hidden.stream = stream
                 target.mux(hidden)
             packet.stream = stream
             target.mux(packet)
@@ -207,7 +222,9 @@ class DecoderThreads(torch.utils.data.Dataset):
 
 @pytest.fixture
 def evaluation_dataset(videos) -> Dataset:
-    processor = TimeSformerVideoProcessor(num_frames=4, size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32})
+    processor = TimeSformerVideoProcessor(
+        num_frames=4, size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32}
+    )
     names = ["mp4-h264", "mkv-h264", "webm-vp8", "webm-vp9"]
     dataset = Dataset.from_dict({"video": [str(videos[name]) for name in names], "label": [0, 1, 0, 1]})
     dataset.set_transform(video_transform(processor, training=False))
@@ -216,7 +233,9 @@ def evaluation_dataset(videos) -> Dataset:
 
 def test_dataloader_workers_give_the_same_batches(evaluation_dataset):
     def batches(num_workers: int) -> list[dict]:
-        loader = torch.utils.data.DataLoader(evaluation_dataset, batch_size=2, num_workers=num_workers, collate_fn=collate)
+        loader = torch.utils.data.DataLoader(
+            evaluation_dataset, batch_size=2, num_workers=num_workers, collate_fn=collate
+        )
         return list(loader)
 
     in_process, in_workers = batches(0), batches(2)

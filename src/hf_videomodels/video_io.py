@@ -10,9 +10,23 @@ Two backends:
 one. Sources are local paths, ``http(s)://`` URLs (downloaded once to a temporary file), bytes or binary
 file objects.
 
-The frame count a backend reports is the number of frames it can decode: PyAV trusts the count stored by
-MP4/MOV and AVI containers and counts by decoding for the rest (GIF, Matroska/WebM, MPEG-TS, ...), and if a
-stored count still turns out too high the frames are re-chosen from the count actually decoded.
+Frame ``i`` is the ``i``-th frame a decode from the start gives. With PyAV, frames are found without decoding
+from the start:
+
+- **Counting** reads no frame: MP4/MOV and AVI list every packet in the index the demuxer builds on opening;
+  other containers (Matroska/WebM, GIF, MPEG-TS, ...) are demuxed, every packet read once and none decoded. The
+  count is the number of packets that hold a shown frame (packets an MP4 edit list cuts and hidden VP8 frames
+  are left out), never an estimate from duration x frame rate. If fewer frames than that decode, reading the
+  last ones finds out and the frames are re-chosen from the count actually decoded.
+- **Reading** sorts the packets' presentation timestamps (frame ``i`` has the ``i``-th smallest: B-frames are
+  stored out of order), seeks to the last keyframe at or before each wanted frame and decodes on from there,
+  taking frames by timestamp. The result is bit-identical to decoding from the start, which is what happens
+  instead when packets lack distinct timestamps, when a seek lands past its keyframe, or when the decoder does
+  not confirm the keyframe (a container's wrong flag).
+
+Decoding uses as many threads as torch (``torch.get_num_threads()``): all cores by default, one in a
+``DataLoader`` worker, where torch runs on one thread, so the workers do not oversubscribe the cores.
+Nothing stays open between calls, so a dataset that decodes with this module pickles into workers.
 """
 
 from __future__ import annotations
@@ -346,15 +360,19 @@ def _read_pyav(source: str | BinaryIO, name: str, indices: IndexChoice) -> tuple
                     f"{name} holds {stored} frames but only {shortfall.decoded} can be decoded; "
                     f"frame {int(np.max(indices))} does not exist"
                 ) from None
-            # Frames were chosen from a wrong count: choose again from the frames that really exist.
+            # Frames were chosen from a wrong count: choose again from the frames that really exist, counted from
+            # the start (the index, which promised more, is not trusted again).
             chosen = _resolve_indices(indices, metadata, name)
-            return _pyav_frames(source, container, stream, index, chosen, name), metadata
+            return _pyav_frames(source, container, stream, None, chosen, name), metadata
 
 
-def _pyav_frames(source, container, stream, index: _FrameIndex, chosen: np.ndarray, name: str) -> np.ndarray:
+def _pyav_frames(source, container, stream, index: _FrameIndex | None, chosen: np.ndarray, name: str) -> np.ndarray:
+    """The frames at positions ``chosen``: by seeking with ``index`` when it has timestamps, else (or when a seek
+    misses) decoded from the start in a fresh container, after which ``container`` is not used again (a file
+    object's position now belongs to the new one)."""
     wanted = np.unique(chosen)
     kept = None
-    if index.pts is not None:
+    if index is not None and index.pts is not None:
         try:
             kept = _decode_by_seeking(container, stream, index, wanted, name)
         except _SeekMissed as missed:  # the same frames, found the slow way
@@ -457,7 +475,9 @@ def _read_torchcodec(source: str | BinaryIO, name: str, indices: IndexChoice) ->
 
     try:
         # "exact" scans the file once, so len(decoder) is the number of decodable frames.
-        decoder = VideoDecoder(source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=0)
+        decoder = VideoDecoder(
+            source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=_decoding_threads()
+        )
     except Exception as error:  # torchcodec raises RuntimeError/ValueError with FFmpeg's message
         raise VideoDecodingError(f"cannot open {name} as a video (torchcodec: {error})") from error
     stream = decoder.metadata
