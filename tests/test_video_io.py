@@ -126,7 +126,7 @@ def test_an_overstated_frame_count_is_corrected(sample_gif, monkeypatch):
     def overstated(container, stream, name):  # five packets that decode to nothing, after the last frame
         index = real_index(container, stream, name)
         extra = index.pts[-1] + np.arange(1, 6)
-        return video_io._FrameIndex(index.count + 5, np.concatenate([index.pts, extra]), index.keyframes)
+        return video_io._FrameIndex(index.count + 5, np.concatenate([index.pts, extra]), index.keyframe_pts)
 
     monkeypatch.setattr(video_io, "_demux_frame_index", overstated)
     counts = []
@@ -170,7 +170,7 @@ def test_file_without_video_stream(tmp_path):
 
 
 def test_zero_frames(sample_gif, monkeypatch):
-    empty = video_io._FrameIndex(count=0, pts=np.zeros(0, dtype=np.int64), keyframes=np.zeros(0, dtype=np.int64))
+    empty = video_io._FrameIndex(count=0, pts=np.zeros(0, dtype=np.int64), keyframe_pts=np.zeros(0, dtype=np.int64))
     monkeypatch.setattr(video_io, "_demux_frame_index", lambda container, stream, name: empty)
     with pytest.raises(VideoDecodingError, match="no video frames"):
         read_video(sample_gif)

@@ -37,6 +37,7 @@ VIDEOS = {
     "mkv-late-start": ("late.mkv", "libx264", LATE_START),
     "mkv-variable-rate": ("vfr.mkv", "libx264", VARIABLE_RATE),
     "avi-mpeg4": ("clip.avi", "mpeg4", None),
+    "ts-h264": ("clip.ts", "libx264", None),  # MPEG-TS: no index, seeks search by timestamp and can overshoot
 }
 H264 = [name for name, (_, codec, _) in VIDEOS.items() if codec == "libx264"]
 
@@ -147,7 +148,7 @@ def test_seeking_with_frame_threads(name, videos, reference):
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["mp4-h264", "mkv-h264", "webm-vp8", "webm-vp9"])
+@pytest.mark.parametrize("name", ["mp4-h264", "mkv-h264", "webm-vp8", "webm-vp9", "ts-h264"])
 def test_a_late_clip_decodes_far_fewer_frames(name, videos, reference, decoded_packets):
     # 8 frames, stride 2, the last possible clip (mmaction2's evaluation view of a 60-frame video)
     wanted = clip_indices(FRAMES, 8, sample_rate=2, training=False, alignment="mmaction")
@@ -167,7 +168,7 @@ def test_a_wrong_keyframe_flag_still_gives_the_right_frames(name, videos, refere
 
     def every_frame_a_keyframe(container, stream, name):
         index = real_index(container, stream, name)
-        return video_io._FrameIndex(index.count, index.pts, np.arange(index.count))
+        return video_io._FrameIndex(index.count, index.pts, keyframe_pts=index.pts)
 
     monkeypatch.setattr(video_io, "_demux_frame_index", every_frame_a_keyframe)
     with caplog.at_level(logging.INFO, logger=video_io.__name__):
@@ -200,6 +201,28 @@ def test_hidden_vp8_frames_are_not_counted(videos, reference, tmp_path):
     assert probe_video(path).total_num_frames == FRAMES
     wanted = [keyframe - 1, keyframe, FRAMES - 1]
     np.testing.assert_array_equal(read_video(path, wanted)[0], reference["webm-vp8"][wanted])
+
+
+def test_frames_an_edit_list_cuts_are_not_counted(videos, reference, tmp_path):
+    """An MP4 cut without re-encoding starts with an edit list: the packets before the cut are kept (the frames
+    after them need them) but the decoder drops their frames. Made here by shifting every timestamp two frames
+    back, which the muxer stores as an edit list that starts at the third frame."""
+    path = tmp_path / "cut.mp4"
+    with av.open(str(videos["mp4-h264"])) as source, av.open(str(path), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        shift = 2 * round(1 / FPS / source.streams.video[0].time_base)
+        for packet in source.demux(video=0):
+            if packet.size:
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, stream
+                target.mux(packet)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.frames == FRAMES and sum(entry.is_discard for entry in stream.index_entries) == 2
+    expected = decode_with_plain_pyav(path)
+    np.testing.assert_array_equal(expected, reference["mp4-h264"][2:])
+    assert probe_video(path).total_num_frames == FRAMES - 2  # not the stored 60
+    wanted = [0, 1, 30, FRAMES - 3]  # frame 0 decodes from the keyframe the edit list cuts
+    np.testing.assert_array_equal(read_video(path, wanted)[0], expected[wanted])
 
 
 # ------------------------------------------------------------------------------------------- DataLoader

@@ -231,7 +231,9 @@ class _FrameIndex:
     # Presentation timestamps, ascending; None when some packet has none or two share one, so frames can only
     # be found by counting them from the start.
     pts: np.ndarray | None
-    keyframes: np.ndarray  # positions in ``pts`` of the frames decoding can start from, ascending
+    # Timestamps of the keyframes, where decoding can start, ascending. They include keyframes an MP4 edit list
+    # cuts: not frames of the video, but the frames after them are decoded from them.
+    keyframe_pts: np.ndarray
 
 
 class _SeekMissed(Exception):
@@ -301,22 +303,24 @@ def _demux_frame_index(container, stream, name: str) -> _FrameIndex:
     import av
 
     is_vp8 = stream.codec_context.name == "vp8"
-    timestamps, keyframe_flags = [], []
+    timestamps, keyframe_timestamps = [], []
     try:
         for packet in container.demux(stream):
-            # Not frames: the end-of-stream marker, packets an edit list cuts (the decoder drops them) and hidden
-            # VP8 frames.
-            if packet.size == 0 or packet.is_discard or (is_vp8 and not _vp8_shows_frame(packet)):
+            if packet.size == 0:  # the end-of-stream marker
                 continue
-            timestamps.append(packet.pts)
-            keyframe_flags.append(packet.is_keyframe)
+            if packet.is_keyframe and packet.pts is not None:
+                keyframe_timestamps.append(packet.pts)
+            # Not frames: packets an edit list cuts (the decoder drops them) and hidden VP8 frames.
+            if not packet.is_discard and not (is_vp8 and not _vp8_shows_frame(packet)):
+                timestamps.append(packet.pts)
     except av.FFmpegError as error:
         raise VideoDecodingError(f"cannot read {name} (PyAV: {error})") from error
+    keyframe_pts = np.unique(np.asarray(keyframe_timestamps, dtype=np.int64))
     if None in timestamps or len(set(timestamps)) < len(timestamps):
-        return _FrameIndex(count=len(timestamps), pts=None, keyframes=np.zeros(0, dtype=np.int64))
-    pts = np.asarray(timestamps, dtype=np.int64)
-    order = np.argsort(pts, kind="stable")  # decode order -> presentation order (B-frames come out reordered)
-    return _FrameIndex(count=len(pts), pts=pts[order], keyframes=np.flatnonzero(np.asarray(keyframe_flags)[order]))
+        return _FrameIndex(count=len(timestamps), pts=None, keyframe_pts=keyframe_pts)
+    # Sorting turns decode order into presentation order (B-frames are stored before the frames shown first).
+    pts = np.sort(np.asarray(timestamps, dtype=np.int64))
+    return _FrameIndex(count=len(timestamps), pts=pts, keyframe_pts=keyframe_pts)
 
 
 def _pyav_metadata(container, stream, count: int) -> VideoMetadata:
@@ -389,16 +393,19 @@ def _decode_by_seeking(container, stream, index: _FrameIndex, wanted: np.ndarray
     it, unless the decoder is already between that keyframe and the frame (then it decodes on)."""
     if wanted[-1] >= index.count:
         raise _SeekMissed(f"frame {wanted[-1]} is past the {index.count} indexed frames")
-    starts = np.searchsorted(index.keyframes, wanted, side="right") - 1
+    targets = index.pts[wanted]
+    starts = np.searchsorted(index.keyframe_pts, targets, side="right") - 1
     if starts[0] < 0:
         raise _SeekMissed(f"no keyframe at or before frame {wanted[0]}")
+    # Where to seek when a seek lands past its keyframe: well before the first one, since a demuxer that searches
+    # by timestamp (MPEG-TS) reaches the start only for a target clearly before it.
+    rewind_pts = int(index.keyframe_pts[0]) - round(60 / stream.time_base)
     kept, frames, last_pts = {}, None, None
-    for position, keyframe in zip(wanted.tolist(), index.keyframes[starts].tolist()):
-        target, keyframe_pts = int(index.pts[position]), int(index.pts[keyframe])
+    for position, target, keyframe_pts in zip(wanted.tolist(), targets.tolist(), index.keyframe_pts[starts].tolist()):
         if frames is None or keyframe_pts > last_pts:
             if frames is not None:
                 frames.close()
-            frames = _decode_from_keyframe(container, stream, keyframe_pts)
+            frames = _decode_from_keyframe(container, stream, keyframe_pts, rewind_pts)
         for last_pts, frame in frames:
             if last_pts >= target:
                 break
@@ -411,23 +418,23 @@ def _decode_by_seeking(container, stream, index: _FrameIndex, wanted: np.ndarray
     return kept
 
 
-def _decode_from_keyframe(container, stream, keyframe_pts: int) -> Iterator[tuple[int, object]]:
+def _decode_from_keyframe(container, stream, keyframe_pts: int, rewind_pts: int) -> Iterator[tuple[int, object]]:
     """Seek to the keyframe whose pts is ``keyframe_pts`` and decode on: ``(pts, frame)`` in presentation order.
 
     The demuxer may land on an earlier keyframe (Matroska seeks to the start of a cluster): packets before ours
-    are read but not decoded. Frames shown before the keyframe (an open GOP's leading frames, which need the
-    previous group) are dropped.
+    are read but not decoded. One that lands past it (MPEG-TS guesses positions from timestamps) seeks again to
+    ``rewind_pts``, before the first keyframe, and reads on from there. Frames shown before the keyframe (an open
+    GOP's leading frames, which need the previous group) are dropped.
     """
     import av
 
     try:
-        container.seek(keyframe_pts, backward=True, any_frame=False, stream=stream)
-        packets = container.demux(stream)
-        for packet in packets:
-            if packet.pts == keyframe_pts:
+        for seek_pts in (keyframe_pts, rewind_pts):
+            container.seek(seek_pts, backward=True, any_frame=False, stream=stream)
+            packets = container.demux(stream)
+            packet = _skip_to_keyframe(packets, keyframe_pts)
+            if packet is not None:
                 break
-            if packet.size == 0 or (packet.is_keyframe and packet.pts is not None and packet.pts > keyframe_pts):
-                raise _SeekMissed(f"seeking to pts {keyframe_pts} landed past it")
         else:
             raise _SeekMissed(f"seeking to pts {keyframe_pts} landed past it")
         for packet in itertools.chain([packet], packets):
@@ -440,6 +447,17 @@ def _decode_from_keyframe(container, stream, keyframe_pts: int) -> Iterator[tupl
                     yield frame.pts, frame
     except av.FFmpegError as error:  # a damaged file fails again, with this error, when decoded from the start
         raise _SeekMissed(f"decoding after seeking to pts {keyframe_pts} failed (PyAV: {error})") from error
+
+
+def _skip_to_keyframe(packets: Iterator, keyframe_pts: int):
+    """Read packets up to the keyframe with pts ``keyframe_pts`` and return it; None when a later keyframe or the
+    end comes first (the seek landed past it)."""
+    for packet in packets:
+        if packet.pts == keyframe_pts:
+            return packet
+        if packet.size == 0 or (packet.is_keyframe and packet.pts is not None and packet.pts > keyframe_pts):
+            return None
+    return None
 
 
 def _decode_from_start(source: str | BinaryIO, name: str, wanted: np.ndarray) -> dict:
