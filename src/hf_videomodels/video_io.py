@@ -24,7 +24,7 @@ from the start:
   instead when packets lack distinct timestamps, when a seek lands past its keyframe, or when the decoder does
   not confirm the keyframe (a container's wrong flag).
 
-Decoding uses as many threads as torch (``torch.get_num_threads()``): all cores by default, one in a
+Decoding uses as many threads as torch (``torch.get_num_threads()``, at most 16): all cores by default, one in a
 ``DataLoader`` worker, where torch runs on one thread, so the workers do not oversubscribe the cores.
 Nothing stays open between calls, so a dataset that decodes with this module pickles into workers.
 """
@@ -60,6 +60,8 @@ BACKENDS = ("torchcodec", "pyav")
 # their frames without reading the file. Others are counted by reading their packets (demuxing, no decoding).
 _INDEXED_FORMATS = {"mov", "mp4", "avi"}
 
+# FFmpeg's cap on the threads it starts by itself; it warns about more and they do not help.
+_MAX_DECODER_THREADS = 16
 _MILLISECOND = Fraction(1, 1000)
 
 VideoSource = str | os.PathLike | bytes | BinaryIO
@@ -242,11 +244,11 @@ class _SeekMissed(Exception):
 
 
 def _decoding_threads() -> int:
-    """Decoder threads: as many as torch uses. A ``DataLoader`` worker sets torch to one thread, so
-    ``num_workers`` processes decode on ``num_workers`` cores instead of each starting a thread per core."""
+    """Decoder threads: as many as torch uses, up to FFmpeg's own limit. A ``DataLoader`` worker sets torch to one
+    thread, so ``num_workers`` processes decode on ``num_workers`` cores instead of each starting one per core."""
     import torch
 
-    return torch.get_num_threads()
+    return min(torch.get_num_threads(), _MAX_DECODER_THREADS)
 
 
 def _open_pyav(source: str | BinaryIO, name: str):
