@@ -1,6 +1,8 @@
 """Decoding fast enough for training: frames counted from packets (nothing decoded), clips reached by seeking to
-the keyframe before them with the same pixels as a decode from the start (MP4 and MKV with H.264 B-frames, WebM
-with VP8 and VP9, a stream that starts late, a variable frame rate), and decoding in DataLoader workers."""
+the keyframe before them with the same pixels as a decode from the start, and decoding in DataLoader workers.
+
+Videos: MP4, MKV and MPEG-TS with H.264 B-frames, WebM with VP8 and VP9, AVI with MPEG-4, streams that start late,
+a variable frame rate; made here, an MP4 cut by an edit list, hidden VP8 frames and wrong keyframe flags."""
 
 from __future__ import annotations
 
