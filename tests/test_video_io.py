@@ -120,15 +120,15 @@ def test_urls_are_downloaded_once_to_a_temporary_file(sample_gif, monkeypatch):
 
 
 def test_an_overstated_frame_count_is_corrected(sample_gif, monkeypatch):
-    """Some containers store more frames than decode: samplers must see the real count."""
-    real_metadata = video_io._pyav_metadata
+    """Some containers hold more packets than decode to frames: samplers must see the real count."""
+    real_index = video_io._demux_frame_index
 
-    def overstated(source, name):
-        info = real_metadata(source, name)
-        info.total_num_frames += 5
-        return info
+    def overstated(container, stream, name):  # five packets that decode to nothing, after the last frame
+        index = real_index(container, stream, name)
+        extra = index.pts[-1] + np.arange(1, 6)
+        return video_io._FrameIndex(index.count + 5, np.concatenate([index.pts, extra]), index.keyframe_pts)
 
-    monkeypatch.setattr(video_io, "_pyav_metadata", overstated)
+    monkeypatch.setattr(video_io, "_demux_frame_index", overstated)
     counts = []
 
     def last_frame(info):
@@ -138,7 +138,7 @@ def test_an_overstated_frame_count_is_corrected(sample_gif, monkeypatch):
     frames, info = read_video(sample_gif, last_frame)
     assert counts == [GIF_FRAMES + 5, GIF_FRAMES] and info.total_num_frames == GIF_FRAMES
     assert frames.shape[0] == 1
-    with pytest.raises(VideoDecodingError, match=f"only {GIF_FRAMES} can be decoded"):
+    with pytest.raises(VideoDecodingError, match=f"holds {GIF_FRAMES + 5} frames but only {GIF_FRAMES} can be decoded"):
         read_video(sample_gif, [GIF_FRAMES + 2])
 
 
@@ -170,14 +170,8 @@ def test_file_without_video_stream(tmp_path):
 
 
 def test_zero_frames(sample_gif, monkeypatch):
-    real_metadata = video_io._pyav_metadata
-
-    def empty(source, name):
-        info = real_metadata(source, name)
-        info.total_num_frames = 0
-        return info
-
-    monkeypatch.setattr(video_io, "_pyav_metadata", empty)
+    empty = video_io._FrameIndex(count=0, pts=np.zeros(0, dtype=np.int64), keyframe_pts=np.zeros(0, dtype=np.int64))
+    monkeypatch.setattr(video_io, "_demux_frame_index", lambda container, stream, name: empty)
     with pytest.raises(VideoDecodingError, match="no video frames"):
         read_video(sample_gif)
 

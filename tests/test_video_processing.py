@@ -110,9 +110,9 @@ def test_only_sampled_frames_are_decoded(sample_gif, monkeypatch):
     decoded = []
     real_frames = video_io._pyav_frames
 
-    def spy(source, name, chosen):
+    def spy(source, container, stream, index, chosen, name):
         decoded.append(chosen.tolist())
-        return real_frames(source, name, chosen)
+        return real_frames(source, container, stream, index, chosen, name)
 
     monkeypatch.setattr(video_io, "_pyav_frames", spy)
     out = processor(num_frames=8, frame_sample_rate=4)(sample_gif, return_metadata=True)

@@ -8,6 +8,7 @@ evaluation recipe otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -67,15 +68,18 @@ class TrainResult:
 
 
 def video_transform(video_processor, training: bool):
-    """Batch transform for ``Dataset.set_transform``: decode + sample + augment, on access."""
+    """Batch transform for ``Dataset.set_transform``: decode + sample + augment, on access.
 
-    def transform(batch: dict) -> dict:
-        inputs = video_processor(batch["video"], training=training, return_tensors="pt")
-        # Every tensor the processor makes is a model input (two-stream's processor adds flow_values).
-        examples = {name: list(value) for name, value in inputs.items() if isinstance(value, torch.Tensor)}
-        return {**examples, "labels": batch["label"]}
+    A partial of a module-level function, not a closure, so the dataset pickles: ``DataLoader`` workers started
+    by spawn or forkserver (macOS, Windows, Linux from Python 3.14) receive it pickled."""
+    return functools.partial(_transform_batch, video_processor, training)
 
-    return transform
+
+def _transform_batch(video_processor, training: bool, batch: dict) -> dict:
+    inputs = video_processor(batch["video"], training=training, return_tensors="pt")
+    # Every tensor the processor makes is a model input (two-stream's processor adds flow_values).
+    examples = {name: list(value) for name, value in inputs.items() if isinstance(value, torch.Tensor)}
+    return {**examples, "labels": batch["label"]}
 
 
 def collate(examples: list[dict]) -> dict:
