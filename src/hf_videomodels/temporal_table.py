@@ -63,14 +63,16 @@ VARIANTS: dict[str, dict[str, dict]] = {
         "space only": {"attention_type": "space_only"},
     },
 }
-# Rows trained on optical flow: the architecture's small_config with these overrides, each frame's input the flow
-# field to the next frame (2 channels, x and y), all 15 flow fields of the 16-frame clip.
-FLOW_FRAMES = 15
+# Rows trained on optical flow (Farnebäck's), each with its config overrides on the registered small_config:
+# - the per-frame TSN on flow clips: each frame's input is the flow field to the next frame (2 channels, x and y),
+#   all 15 flow fields of the 16-frame clip;
+# - two-stream TSN: TwoStream's small_config is TSN's small RGB stream and that flow stream, fused 1 : 1.5.
 FLOW_VARIANTS: dict[str, dict[str, dict]] = {
-    "TSN": {"flow stream": {"num_channels": 2, "num_frames": FLOW_FRAMES}},
+    "TSN": {"flow stream": {"num_channels": 2, "num_frames": 15}},
+    "TwoStream": {"TSN": {}},
 }
-# Farnebäck's iterations per pyramid level (OpenCV's example value).
-FARNEBACK_ITERATIONS = 3
+# Architectures whose input includes flow: only their flow rows, no RGB row.
+NEEDS_FLOW = ("TwoStream",)
 
 # What the command trains without --rows / --all: per-frame models (RGB), models that relate frames, and the
 # per-frame model on flow, which sees the motion again.
@@ -114,10 +116,11 @@ class Entry:
 
 def table_entries(archs: Sequence[Architecture]) -> list[Entry]:
     """The rows of ``archs``: one per ``VARIANTS`` entry of a family, else one, in their order; then the flow rows
-    (``FLOW_VARIANTS``) of those of ``archs`` that have them."""
+    (``FLOW_VARIANTS``) of those of ``archs`` that have them (``NEEDS_FLOW``: only those)."""
     rgb = [
         Entry(arch, variant, overrides)
         for arch in archs
+        if arch.name not in NEEDS_FLOW
         for variant, overrides in VARIANTS.get(arch.name, {None: {}}).items()
     ]
     flow = [
@@ -220,17 +223,19 @@ def evaluate_saved(model_dir: Path, heldout_dir: Path, batch_size: int = 16, **p
     for start in range(0, len(videos), batch_size):
         batch = videos[start : start + batch_size]
         inputs = processor([str(v) for v in batch], return_tensors="pt", **processor_options)
+        inputs = {name: value for name, value in inputs.items() if isinstance(value, torch.Tensor)}  # flow too
         with torch.inference_mode():
-            predicted = model(inputs["pixel_values"]).logits.argmax(-1).tolist()
+            predicted = model(**inputs).logits.argmax(-1).tolist()
         correct += sum(model.config.id2label[p] == v.parent.name for p, v in zip(predicted, batch))
     return correct / len(videos), sum(p.numel() for p in model.parameters())
 
 
 def flow_start(entry: Entry, config_overrides: dict, data: MotionData, folder: Path, seed: int, show_progress: bool):
-    """What training a flow row needs: a fresh model with a flow processor saved in ``folder`` (``training.train``
-    builds from-scratch models with their architecture's RGB processor, so the flow row starts from this folder
-    instead; its weights are the seeded initialisation of the RGB rows), and the processor options that give it
-    Farnebäck flow from the cache. Computes the flow of every video of ``data`` into the cache first."""
+    """What training a flow row needs: a fresh model with its flow-taking processor saved in ``folder``
+    (``training.train`` builds from-scratch models with their architecture's own processor, which for a per-frame
+    model takes RGB; so the flow row starts from this folder instead, its weights the seeded initialisation the RGB
+    rows get), and the processor options that give it Farnebäck flow from the cache. Computes the flow of every
+    video of ``data`` into the cache first."""
     from tqdm.auto import tqdm
     from transformers import set_seed
 
@@ -245,12 +250,11 @@ def flow_start(entry: Entry, config_overrides: dict, data: MotionData, folder: P
     config = arch.config_class(
         num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()}, **config_overrides
     )
-    processor = FlowVideoProcessor(
-        **{**DEMO_PROCESSOR_CONFIG, "num_frames": config.num_frames},
-        mode="clip",
-        input_name="pixel_values",
-        num_iterations=FARNEBACK_ITERATIONS,
-    )
+    if "flow_values" in arch.classification_class.video_input_names:  # two-stream: RGB clips, and flow
+        processor = arch.video_processor_class.for_model_config(config, **DEMO_PROCESSOR_CONFIG)
+    else:  # a per-frame model on flow clips
+        clip = {**DEMO_PROCESSOR_CONFIG, "num_frames": config.num_frames}
+        processor = FlowVideoProcessor(**clip, mode="clip", input_name="pixel_values")
     arch.classification_class(config).save_pretrained(folder)
     processor.save_pretrained(folder)
     # The processor computes a video's flow once, for every frame pair, and keeps it in the cache.
