@@ -19,6 +19,7 @@ from hf_videomodels.classical_flow import FarnebackFlow
 from hf_videomodels.cli import main
 from hf_videomodels.demo import DEMO_PROCESSOR_CONFIG, DIRECTIONS, motion_clip, small_training_overrides
 from hf_videomodels.flow_processing import FlowVideoProcessor
+from hf_videomodels.models.two_stream import TwoStreamVideoProcessor
 from hf_videomodels.registration import architectures, find_architecture
 from hf_videomodels.video_io import read_video, write_video
 
@@ -99,7 +100,8 @@ def test_every_row_has_a_valid_small_config():
     for family, variants in temporal_table.VARIANTS.items():
         assert [f"{family} {variant}" for variant in variants] == [n for n in names if n.startswith(family + " ")]
     assert set(temporal_table.QUICK_ROWS) <= set(names)
-    assert [entry.name for entry in entries if entry.flow] == ["TSN flow stream"]
+    assert [entry.name for entry in entries if entry.flow] == ["TSN flow stream", "TwoStream TSN"]
+    assert "TwoStream" not in names  # its input includes flow: no RGB-only row
     for entry in entries:
         config, _ = small_training_overrides(entry.architecture)
         entry.architecture.config_class(**{**config, **entry.config_overrides})  # validates the combination
@@ -131,18 +133,20 @@ def test_farneback_flow_of_a_sliding_square_points_its_way_and_is_cached(tmp_pat
     assert (again * 20).allclose(flow)
 
 
-def test_command_trains_the_flow_row(tmp_path, capsys):
-    """``hf-videomodels benchmark temporal`` with one row and a tiny budget: the TSN flow stream trained on
-    Farneback flow, scored forwards and reversed, table, JSON and chart written."""
+def test_command_trains_the_flow_rows(tmp_path, capsys):
+    """``hf-videomodels benchmark temporal`` with the flow rows and a tiny budget: the TSN flow stream and two-stream
+    TSN trained on Farneback flow, scored forwards and reversed; table, JSON and chart written."""
     code = main(
-        ["benchmark", "temporal", "--output", str(tmp_path), "--rows", "tsn flow stream", "--videos-per-class", "2"]
-        + ["--heldout-per-class", "1", "--epochs", "0.5", "--batch-size", "4", "--val-fraction", "0", "--no-progress"]
+        ["benchmark", "temporal", "--output", str(tmp_path), "--rows", "tsn flow stream", "TwoStream TSN"]
+        + ["--videos-per-class", "2", "--heldout-per-class", "1", "--epochs", "0.5", "--batch-size", "4"]
+        + ["--val-fraction", "0", "--no-progress"]
     )
     out = capsys.readouterr().out
-    assert code == 0 and HEADER in out and "| TSN flow stream | 0.70 M |" in out
+    assert code == 0 and HEADER in out and "| TSN flow stream | 0.70 M |" in out and "| TwoStream TSN | 1.40 M |" in out
     assert "2 training and 1 held-out videos per class" in out and "Farneback" in out
-    (row,) = json.loads((tmp_path / "temporal_table.json").read_text())["rows"]
-    assert row["architecture"] == "TSN flow stream" and row["reversed_top1"] is not None and row["skipped"] is None
+    rows = json.loads((tmp_path / "temporal_table.json").read_text())["rows"]
+    assert [row["architecture"] for row in rows] == ["TSN flow stream", "TwoStream TSN"]
+    assert all(row["reversed_top1"] is not None and row["skipped"] is None for row in rows)
     # One flow file per video: 2 training, 1 held-out and its reversed copy per class.
     assert len(list((tmp_path / "data" / "flow_cache").glob("*.npy"))) == 4 * len(DIRECTIONS)
     saved = json.loads((tmp_path / "models" / "TSN flow stream" / "video_preprocessor_config.json").read_text())
@@ -150,6 +154,20 @@ def test_command_trains_the_flow_row(tmp_path, capsys):
     assert saved["num_frames"] == 15 and saved["flow_model"] is None  # the estimator is given at each call
     with PIL.Image.open(tmp_path / "temporal_table.png") as image:
         assert image.format == "PNG"
+
+
+def test_two_stream_processor_keeps_a_flow_model_without_saving_it(tmp_path):
+    """Training's transform calls the processor with videos alone: a kept flow model gives flow_values then."""
+    video = write_video(motion_clip("left_to_right", np.random.default_rng(0)), tmp_path / "clip.mp4", fps=12)
+    config = find_architecture("TwoStream").config_class(**find_architecture("TwoStream").small_config)
+    processor = TwoStreamVideoProcessor.for_model_config(config, **DEMO_PROCESSOR_CONFIG)
+    kept = TwoStreamVideoProcessor.from_dict(processor.to_dict(), flow_model=FarnebackFlow())
+    outputs = kept(str(video), return_tensors="pt")
+    assert outputs["pixel_values"].shape == (1, 16, 3, 64, 64) and outputs["flow_values"].shape == (1, 15, 2, 64, 64)
+    assert outputs["flow_values"][:, :, 0].mean() > 0.05  # moving right: +x (in units of the 20-pixel bound)
+    kept.save_pretrained(tmp_path / "saved")
+    assert "flow_model" not in json.loads((tmp_path / "saved" / "video_preprocessor_config.json").read_text())
+    assert "flow_frames" in TwoStreamVideoProcessor.from_pretrained(tmp_path / "saved")(str(video))  # none kept
 
 
 def test_flow_row_skipped_without_opencv(tmp_path, monkeypatch, capsys):
