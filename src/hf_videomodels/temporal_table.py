@@ -11,11 +11,12 @@ forwards and backwards: a model that reads the direction flips its predictions o
 top-1, against the forward labels, falls towards 0), while for a per-frame model the order of frames cannot
 matter. Architectures without a ``small_config`` are listed as skipped.
 
-Flow rows (``FLOW_VARIANTS``) train a per-frame model on optical flow instead of RGB frames: the point of
-two-stream networks, that a model with per-frame weights sees motion once its input holds it. The flow is
-Farnebäck's (:class:`~hf_videomodels.classical_flow.FarnebackFlow`, OpenCV; a RAFT needs trained weights),
-computed once per video before training and cached in the output folder; without OpenCV the rows are skipped
-with the install command.
+Flow rows (``FLOW_VARIANTS``) train on optical flow: TSN's per-frame ResNet on flow clips instead of RGB frames
+(the point of two-stream networks: a model with per-frame weights sees motion once its input holds it), and
+two-stream TSN (that flow stream beside an RGB one, fused late). The flow is Farnebäck's
+(:class:`~hf_videomodels.classical_flow.FarnebackFlow`, OpenCV; a RAFT needs trained weights), computed once per
+video before training and cached in the output folder; without OpenCV the rows are skipped with the install
+command.
 
 Writes into the output folder: one ``rows/<row>.json`` per trained row (with its budget), and, after every row,
 from all row files of the same budget found there: ``temporal_table.md``, ``temporal_table.json`` and
@@ -429,7 +430,7 @@ def markdown_table(rows: list[Row], budget: Budget) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bar_chart(rows: list[Row], path: Path) -> Path:
+def bar_chart(rows: list[Row], budget: Budget, path: Path) -> Path:
     """Held-out top-1 per row, forwards and (where measured) on the reversed clips, with the chance line."""
     import matplotlib
 
@@ -450,7 +451,7 @@ def bar_chart(rows: list[Row], path: Path) -> Path:
         axis.bar_label(backward, fmt="%.2f", fontsize=7)
     axis.set_xticks(positions, [row.architecture for row in trained], rotation=40, ha="right", fontsize=8)
     chance = next((row.chance for row in rows if row.chance is not None), 0.25)
-    axis.axhline(chance, color="tab:red", linestyle="--")
+    axis.axhline(chance, color="tab:red", linestyle="--", zorder=0)
     axis.legend(
         handles=[
             plt.Rectangle((0, 0), 1, 1, color="tab:blue", label="held-out clips"),
@@ -462,7 +463,11 @@ def bar_chart(rows: list[Row], path: Path) -> Path:
     )
     axis.set_ylim(0, 1.2)
     axis.set_ylabel("top-1 accuracy (forward labels)")
-    axis.set_title("Learning the direction of motion (same data and budget)")
+    axis.set_title(
+        f"Learning the direction of motion: {budget.videos_per_class} training videos per class, "
+        f"{budget.epochs:g} epochs",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -475,7 +480,7 @@ def write_outputs(rows: list[Row], budget: Budget, output_dir: Path) -> None:
     write_atomically(output_dir / f"{TABLE_NAME}.md", lambda path: path.write_text(table, encoding="utf-8"))
     payload = json.dumps({"budget": asdict(budget), "rows": [asdict(row) for row in rows]}, indent=1)
     write_atomically(output_dir / f"{TABLE_NAME}.json", lambda path: path.write_text(payload, encoding="utf-8"))
-    write_atomically(output_dir / f"{TABLE_NAME}.png", lambda path: bar_chart(rows, path))
+    write_atomically(output_dir / f"{TABLE_NAME}.png", lambda path: bar_chart(rows, budget, path))
 
 
 # ------------------------------------------------------------------------------------------- command line
