@@ -37,7 +37,9 @@ def test_demo_processor_settings_reach_every_architecture():
 
 def test_table_and_chart(tmp_path):
     i3d = find_architecture("I3D")
-    tiny = dataclasses.replace(i3d, small_config={k: v for k, v in TINY.items() if k not in ("num_frames", "image_size")})
+    tiny = dataclasses.replace(
+        i3d, small_config={k: v for k, v in TINY.items() if k not in ("num_frames", "image_size")}
+    )
     unsized = dataclasses.replace(find_architecture("TSN"), small_config={})
     budget = temporal_table.Budget(videos_per_class=2, heldout_per_class=1, epochs=0.5, batch_size=4, val_fraction=0.0)
     rows = temporal_table.run_temporal_table(tmp_path, [tiny, unsized], budget, show_progress=False)
@@ -59,7 +61,10 @@ def test_table_and_chart(tmp_path):
     # The reversed held-out clips are the held-out clips played backwards.
     forward, _ = read_video(next((tmp_path / "data" / "heldout-1-seed1" / "left_to_right").glob("*.mp4")))
     backward, _ = read_video(next((tmp_path / "data" / "heldout-reversed-1-seed1" / "left_to_right").glob("*.mp4")))
-    difference = {name: np.abs(frames.astype(int) - backward).mean() for name, frames in (("reversed", forward[::-1]), ("forward", forward))}
+    difference = {
+        name: np.abs(frames.astype(int) - backward).mean()
+        for name, frames in (("reversed", forward[::-1]), ("forward", forward))
+    }
     assert difference["reversed"] < 6 and difference["reversed"] < difference["forward"] / 3, difference  # H.264 losses
 
 
@@ -79,7 +84,9 @@ def test_rows_of_other_runs_are_merged_and_finished_rows_kept(tmp_path, monkeypa
         path.parent.mkdir(parents=True, exist_ok=True)
         row = {k: v for k, v in dataclasses.asdict(other).items() if k != "reversed_top1"} | {"architecture": name}
         path.write_text(json.dumps({"budget": dataclasses.asdict(row_budget), "row": row}))
-    rows = temporal_table.run_temporal_table(tmp_path, budget=budget, rows=["vivit model 2", "TSN"], show_progress=False)
+    rows = temporal_table.run_temporal_table(
+        tmp_path, budget=budget, rows=["vivit model 2", "TSN"], show_progress=False
+    )
     assert [row.architecture for row in rows] == ["TSN", "C3D", "ViViT model 2"]  # LRCN: another budget
     assert "| C3D | 0.00 M | 0.0 min | 0.75 |  | 0.25 |" in (tmp_path / "temporal_table.md").read_text()
 
@@ -89,7 +96,9 @@ def test_rows_of_other_runs_are_merged_and_finished_rows_kept(tmp_path, monkeypa
     monkeypatch.setattr(temporal_table, "train_one", must_not_train)
     again = temporal_table.run_temporal_table(tmp_path, budget=budget, rows=["TSN"], resume=True, show_progress=False)
     assert again == rows
-    with pytest.raises(ValueError, match="unknown row 'ViViT model 5' \\(did you mean 'ViViT model .'\\?\\); the rows are: TSN, "):
+    with pytest.raises(
+        ValueError, match="unknown row 'ViViT model 5' \\(did you mean 'ViViT model .'\\?\\); the rows are: TSN, "
+    ):
         temporal_table.run_temporal_table(tmp_path, budget=budget, rows=["ViViT model 5"])
 
 

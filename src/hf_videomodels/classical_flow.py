@@ -95,4 +95,4 @@ class FarnebackFlow(torch.nn.Module):
         return torch.from_numpy(np.asarray(flows, dtype=np.float32)).permute(0, 1, 4, 2, 3).to(pixel_values.device)
 
 
-__all__ = ["FarnebackFlow", "OPENCV_INSTALL_HINT", "import_opencv"]
+__all__ = ["OPENCV_INSTALL_HINT", "FarnebackFlow", "import_opencv"]

@@ -103,8 +103,8 @@ BUDGETS = {
 
 @dataclass(frozen=True)
 class Entry:
-    """One row of the table: an architecture's small_config with a variant's config overrides on top; ``flow``:
-    trained and scored on the optical flow of the videos instead of their frames."""
+    """One row of the table: an architecture's small_config with a variant's config overrides on top; ``flow``: its
+    input is (or includes) the optical flow of the videos, Farnebäck's."""
 
     architecture: Architecture
     variant: str | None = None
@@ -174,7 +174,9 @@ class MotionData:
     flow_cache: Path
 
     def videos(self) -> list[Path]:
-        return [video for folder in (self.train, self.heldout, self.reversed) for video in sorted(folder.glob("*/*.mp4"))]
+        return [
+            video for folder in (self.train, self.heldout, self.reversed) for video in sorted(folder.glob("*/*.mp4"))
+        ]
 
 
 def shared_folder(root: Path, make: Callable[[Path], object]) -> Path:
@@ -388,7 +390,7 @@ def _train_rows(entries: list[Entry], output_dir: Path, budget: Budget, resume: 
         row = train_one(entry, data, output_dir / "models" / entry.name, budget, show_progress=show_progress)
         tqdm.write(f"== {describe_row(row)}")
         payload = json.dumps({"budget": asdict(budget), "row": asdict(row)}, indent=1)
-        write_atomically(row_file(output_dir, entry.name), lambda path: path.write_text(payload, encoding="utf-8"))
+        write_atomically(row_file(output_dir, entry.name), lambda path, text=payload: path.write_text(text, "utf-8"))
         write_outputs(table_rows(output_dir, budget), budget, output_dir)  # so a long run shows its progress
     table = table_rows(output_dir, budget)
     write_outputs(table, budget, output_dir)
@@ -411,10 +413,12 @@ def _cell(value: float | None, text: str = "{:.2f}") -> str:
 
 def markdown_table(rows: list[Row], budget: Budget) -> str:
     lines = [
-        f"Motion direction, 4 classes; {budget.videos_per_class} training and {budget.heldout_per_class} held-out "
-        f"videos per class (16 frames of 64x64), {budget.epochs:g} epochs, learning rate {budget.learning_rate:g}, "
-        f"batch {budget.batch_size}, seed {budget.seed}. Reversed: the held-out clips played backwards, scored "
-        "against their forward labels. Flow rows: Farneback optical flow (OpenCV) of the same videos.",
+        (
+            f"Motion direction, 4 classes; {budget.videos_per_class} training and {budget.heldout_per_class} held-out "
+            f"videos per class (16 frames of 64x64), {budget.epochs:g} epochs, learning rate {budget.learning_rate:g}, "
+            f"batch {budget.batch_size}, seed {budget.seed}. Reversed: the held-out clips played backwards, scored "
+            "against their forward labels. Flow rows: Farneback optical flow (OpenCV) of the same videos."
+        ),
         "",
         "| architecture | parameters | training time | held-out top-1 | reversed top-1 | chance |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -500,8 +504,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=list(BUDGETS),
         help="data and training budget: quick (minutes) or table (the README's); default: table with --all, "
         "else quick. "
-        + "; ".join(f"{name}: {b.videos_per_class}+{b.heldout_per_class} videos per class, {b.epochs:g} epochs"
-                    for name, b in BUDGETS.items()),
+        + "; ".join(
+            f"{name}: {b.videos_per_class}+{b.heldout_per_class} videos per class, {b.epochs:g} epochs"
+            for name, b in BUDGETS.items()
+        ),
     )
     for spec in fields(Budget):
         parser.add_argument(
@@ -532,7 +538,9 @@ def run_from_args(args: argparse.Namespace) -> list[Row]:
             wanted = None
         else:
             wanted = args.rows or QUICK_ROWS
-        rows = run_temporal_table(args.output, archs, budget, rows=wanted, resume=args.resume, show_progress=args.progress)
+        rows = run_temporal_table(
+            args.output, archs, budget, rows=wanted, resume=args.resume, show_progress=args.progress
+        )
     print(markdown_table(rows, budget))
     print(f"table, JSON and chart: {args.output / TABLE_NAME}.md, .json, .png")
     return rows
@@ -540,12 +548,12 @@ def run_from_args(args: argparse.Namespace) -> list[Row]:
 
 __all__ = [
     "BUDGETS",
-    "Budget",
-    "Entry",
     "FLOW_VARIANTS",
     "QUICK_ROWS",
-    "Row",
     "VARIANTS",
+    "Budget",
+    "Entry",
+    "Row",
     "run_temporal_table",
     "table_entries",
 ]

@@ -16,7 +16,12 @@ ARCHITECTURE = Architecture(
     TwoStreamVideoProcessor,
     small_config={
         "rgb_config": {"model_type": TSN.config_class.model_type, **TSN.small_config},
-        "flow_config": {"model_type": TSN.config_class.model_type, **TSN.small_config, "num_channels": 2, "num_frames": 15},
+        "flow_config": {
+            "model_type": TSN.config_class.model_type,
+            **TSN.small_config,
+            "num_channels": 2,
+            "num_frames": 15,
+        },
         "flow_mode": "clip",
     },
 )
