@@ -17,12 +17,18 @@ from .errors import UserInputError
 OPENCV_INSTALL_HINT = 'pip install "hf-videomodels[flow]"  (or: pip install opencv-python-headless)'
 
 
+class OpenCVMissingError(UserInputError):
+    """OpenCV, an optional dependency, is not installed."""
+
+
 def import_opencv():
-    """The ``cv2`` module, or a ``UserInputError`` that says how to install it."""
+    """The ``cv2`` module, or an ``OpenCVMissingError`` that says how to install it."""
     try:
         import cv2
     except ImportError:
-        raise UserInputError(f"Farneback optical flow needs OpenCV, which is not installed: {OPENCV_INSTALL_HINT}")
+        raise OpenCVMissingError(
+            f"Farneback optical flow needs OpenCV, which is not installed: {OPENCV_INSTALL_HINT}"
+        ) from None
     return cv2
 
 
@@ -95,4 +101,4 @@ class FarnebackFlow(torch.nn.Module):
         return torch.from_numpy(np.asarray(flows, dtype=np.float32)).permute(0, 1, 4, 2, 3).to(pixel_values.device)
 
 
-__all__ = ["OPENCV_INSTALL_HINT", "FarnebackFlow", "import_opencv"]
+__all__ = ["OPENCV_INSTALL_HINT", "FarnebackFlow", "OpenCVMissingError", "import_opencv"]

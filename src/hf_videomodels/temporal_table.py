@@ -153,6 +153,8 @@ def select_entries(rows: Sequence[str] | None = None, archs: Sequence[Architectu
 
 @dataclass
 class Row:
+    """One row's results (a row file, and a line of the table)."""
+
     architecture: str  # the row's name: the architecture, and the model of a family ("ViViT model 2")
     parameters: int | None = None
     training_seconds: float | None = None
@@ -234,19 +236,22 @@ def evaluate_saved(model_dir: Path, heldout_dir: Path, batch_size: int = 16, **p
     return correct / len(videos), sum(p.numel() for p in model.parameters())
 
 
-def flow_start(entry: Entry, config_overrides: dict, data: MotionData, folder: Path, seed: int, show_progress: bool):
+def flow_start(
+    entry: Entry, overrides: tuple[dict, dict], data: MotionData, folder: Path, seed: int, show_progress: bool
+):
     """What training a flow row needs: a fresh model with its flow-taking processor saved in ``folder``
     (``training.train`` builds from-scratch models with their architecture's own processor, which for a per-frame
     model takes RGB; so the flow row starts from this folder instead, its weights the seeded initialisation the RGB
-    rows get), and the processor options that give it Farnebäck flow from the cache. Computes the flow of every
-    video of ``data`` into the cache first."""
+    rows get), and the processor options that give it Farnebäck flow from the cache. ``overrides``: the config and
+    processor overrides of the row. Computes the flow of every video of ``data`` into the cache first."""
     from tqdm.auto import tqdm
     from transformers import set_seed
 
     from .classical_flow import FarnebackFlow
-    from .demo import DEMO_PROCESSOR_CONFIG, DIRECTIONS
+    from .demo import DIRECTIONS
     from .flow_processing import FlowVideoProcessor
 
+    config_overrides, processor_overrides = overrides
     flow_options = {"flow_model": FarnebackFlow(), "flow_cache_dir": str(data.flow_cache)}
     arch = entry.architecture
     labels = dict(enumerate(sorted(DIRECTIONS)))  # as training.load_video_folder orders the class folders
@@ -255,9 +260,9 @@ def flow_start(entry: Entry, config_overrides: dict, data: MotionData, folder: P
         num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()}, **config_overrides
     )
     if "flow_values" in arch.classification_class.video_input_names:  # two-stream: RGB clips, and flow
-        processor = arch.video_processor_class.for_model_config(config, **DEMO_PROCESSOR_CONFIG)
-    else:  # a per-frame model on flow clips
-        clip = {**DEMO_PROCESSOR_CONFIG, "num_frames": config.num_frames}
+        processor = arch.video_processor_class.for_model_config(config, **processor_overrides)
+    else:  # a per-frame model on flow clips: one flow field per frame
+        clip = {**processor_overrides, "num_frames": config.num_frames}
         processor = FlowVideoProcessor(**clip, mode="clip", input_name="pixel_values")
     arch.classification_class(config).save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -269,8 +274,8 @@ def flow_start(entry: Entry, config_overrides: dict, data: MotionData, folder: P
 
 def train_one(entry: Entry, data: MotionData, output_dir: Path, budget: Budget, show_progress: bool = False) -> Row:
     """Train ``entry``'s model on ``data`` with ``budget`` into ``output_dir`` and score it, forwards and reversed."""
+    from .classical_flow import OpenCVMissingError
     from .demo import DIRECTIONS, small_training_overrides
-    from .errors import UserInputError
     from .training import TrainConfig, train
 
     arch = entry.architecture
@@ -282,11 +287,12 @@ def train_one(entry: Entry, data: MotionData, output_dir: Path, budget: Budget, 
     start_from = {"architecture": arch.name, "config_overrides": config_overrides}
     processor_options = {}
     if entry.flow:
+        overrides = (config_overrides, processor_overrides)
         try:
             folder, processor_options = flow_start(
-                entry, config_overrides, data, output_dir / "initial_weights", budget.seed, show_progress
+                entry, overrides, data, output_dir / "initial_weights", budget.seed, show_progress
             )
-        except UserInputError as missing:  # no OpenCV
+        except OpenCVMissingError as missing:
             return Row(entry.name, chance=chance, skipped=str(missing))
         start_from, processor_overrides = {"model": str(folder)}, processor_options
     start = time.perf_counter()
