@@ -83,17 +83,12 @@ def motion_clip(direction: str, rng: np.random.Generator, num_frames: int = 16, 
     return np.stack(frames)
 
 
-def make_motion_dataset(root, videos_per_class: int, seed: int, reverse: bool = False) -> Path:
-    """``root/<direction>/<direction>_NNN.mp4``. ``reverse``: the same clips played backwards (so each shows the
-    opposite motion), still in the folder of the direction they were made with: what a model that reads frame
-    order must get wrong, and a per-frame model cannot tell from the forward clips."""
+def make_motion_dataset(root, videos_per_class: int, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     root = Path(root)
     for direction in DIRECTIONS:
         for i in range(videos_per_class):
-            frames = motion_clip(direction, rng)
-            frames = frames[::-1] if reverse else frames
-            write_video(frames, root / direction / f"{direction}_{i:03d}.mp4", fps=DEMO_FPS)
+            write_video(motion_clip(direction, rng), root / direction / f"{direction}_{i:03d}.mp4", fps=DEMO_FPS)
     return root
 
 

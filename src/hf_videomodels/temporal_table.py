@@ -7,9 +7,9 @@ square sliding in one of four directions; any single frame is a square at a rand
 frames tells the classes apart), with the code path of ``hf-videomodels train`` (``training.train``), the same
 data, seed and budget for every model, and the demo's processor settings (all 16 frames, no flip;
 ``demo.small_training_overrides``). Each model is then scored on held-out videos that training never saw, played
-forwards and backwards: a model that reads the direction flips its predictions on reversed clips (its reversed
-top-1, against the forward labels, falls towards 0), while for a per-frame model the order of frames cannot
-matter. Architectures without a ``small_config`` are listed as skipped.
+forwards and backwards (the same decoded frames in reverse order): a model that reads the direction flips its
+predictions on reversed clips (its reversed top-1, against the forward labels, falls towards 0), while for a
+per-frame model the order of frames cannot matter. Architectures without a ``small_config`` are listed as skipped.
 
 Flow rows (``FLOW_VARIANTS``) train on optical flow: TSN's per-frame ResNet on flow clips instead of RGB frames
 (the point of two-stream networks: a model with per-frame weights sees motion once its input holds it), and
@@ -168,17 +168,14 @@ class Row:
 
 @dataclass(frozen=True)
 class MotionData:
-    """The table's videos: training, held-out, and the held-out clips reversed; the cache of their flow."""
+    """The table's videos, for training and held out; the cache of their flow."""
 
     train: Path
     heldout: Path
-    reversed: Path
     flow_cache: Path
 
     def videos(self) -> list[Path]:
-        return [
-            video for folder in (self.train, self.heldout, self.reversed) for video in sorted(folder.glob("*/*.mp4"))
-        ]
+        return [video for folder in (self.train, self.heldout) for video in sorted(folder.glob("*/*.mp4"))]
 
 
 def shared_folder(root: Path, make: Callable[[Path], object]) -> Path:
@@ -204,23 +201,25 @@ def motion_data(output_dir: Path, budget: Budget) -> MotionData:
     root = output_dir / "data"
     count, heldout, seed = budget.videos_per_class, budget.heldout_per_class, budget.seed
 
-    def videos(name: str, per_class: int, data_seed: int, reverse: bool = False) -> Path:
+    def videos(name: str, per_class: int, data_seed: int) -> Path:
         folder = root / f"{name}-{per_class}-seed{data_seed}"
-        return shared_folder(folder, lambda path: make_motion_dataset(path, per_class, data_seed, reverse=reverse))
+        return shared_folder(folder, lambda path: make_motion_dataset(path, per_class, data_seed))
 
     return MotionData(
-        train=videos("train", count, seed),
-        heldout=videos("heldout", heldout, seed + 1),
-        reversed=videos("heldout-reversed", heldout, seed + 1, reverse=True),
-        flow_cache=root / "flow_cache",
+        train=videos("train", count, seed), heldout=videos("heldout", heldout, seed + 1), flow_cache=root / "flow_cache"
     )
 
 
-def evaluate_saved(model_dir: Path, heldout_dir: Path, batch_size: int = 16, **processor_options) -> tuple[float, int]:
+def evaluate_saved(
+    model_dir: Path, heldout_dir: Path, batch_size: int = 16, reverse: bool = False, **processor_options
+) -> tuple[float, int]:
     """Top-1 of the saved model on every video of ``heldout_dir/<class>/`` (with its saved processor, called with
-    ``processor_options``), and the model's parameter count."""
+    ``processor_options``), and the model's parameter count. ``reverse``: each video's decoded frames in reverse
+    order, scored against the forward label (flow is then computed from the reversed frames, not cached)."""
     import torch
     from transformers import AutoModelForVideoClassification, AutoVideoProcessor
+
+    from .video_io import read_video
 
     model = AutoModelForVideoClassification.from_pretrained(model_dir).eval()
     processor = AutoVideoProcessor.from_pretrained(model_dir)
@@ -228,7 +227,8 @@ def evaluate_saved(model_dir: Path, heldout_dir: Path, batch_size: int = 16, **p
     correct = 0
     for start in range(0, len(videos), batch_size):
         batch = videos[start : start + batch_size]
-        inputs = processor([str(v) for v in batch], return_tensors="pt", **processor_options)
+        clips = [read_video(video)[0][::-1].copy() for video in batch] if reverse else [str(v) for v in batch]
+        inputs = processor(clips, return_tensors="pt", **processor_options)
         inputs = {name: value for name, value in inputs.items() if isinstance(value, torch.Tensor)}  # flow too
         with torch.inference_mode():
             predicted = model(**inputs).logits.argmax(-1).tolist()
@@ -312,7 +312,9 @@ def train_one(entry: Entry, data: MotionData, output_dir: Path, budget: Budget, 
     )
     seconds = time.perf_counter() - start
     accuracy, parameters = evaluate_saved(output_dir, data.heldout, budget.batch_size, **processor_options)
-    reversed_accuracy, _ = evaluate_saved(output_dir, data.reversed, budget.batch_size, **processor_options)
+    reversed_accuracy, _ = evaluate_saved(
+        output_dir, data.heldout, budget.batch_size, reverse=True, **processor_options
+    )
     return Row(
         entry.name,
         parameters=parameters,
