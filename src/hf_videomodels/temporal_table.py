@@ -470,10 +470,12 @@ def bar_chart(rows: list[Row], budget: Budget, path: Path) -> Path:
             plt.Rectangle((0, 0), 1, 1, color="tab:orange", label="the same clips reversed"),
             plt.Line2D([], [], color="tab:red", linestyle="--", label=f"chance ({chance:.2f})"),
         ],
-        loc="upper left",
+        loc="upper center",
+        ncol=3,
         fontsize=7,
     )
-    axis.set_ylim(0, 1.2)
+    axis.set_ylim(0, 1.3)  # room for the legend above the bars
+    axis.set_yticks(np.arange(0, 1.01, 0.2))
     axis.set_ylabel("top-1 accuracy (forward labels)")
     axis.set_title(
         f"Learning the direction of motion: {budget.videos_per_class} training videos per class, "
