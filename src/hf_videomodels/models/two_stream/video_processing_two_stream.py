@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
 import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
@@ -47,6 +48,8 @@ FLOW_PROCESSOR_SETTINGS = (
     "random_resized_crop_scale",
     "random_resized_crop_ratio",
 )
+# A flow model kept on the processor, and its cache folder: state of this process, never saved.
+KEPT_FLOW_MODEL = ("flow_model", "flow_cache_dir")
 # RAFT's input scaling, 2 * x / 255 - 1: x / 255 normalised with mean 0.5 and std 0.5.
 RAFT_MEAN, RAFT_STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 
@@ -60,12 +63,18 @@ class TwoStreamKwargs(VideoClipKwargs, total=False):
     flow_stack_length: L, the flow fields stacked per segment ("stacked").
     flow_bound: flow computed or read here is clipped to +-flow_bound pixels and divided by it (the model's
         ``config.flow_bound``, which RAFT inside the model uses).
+    flow_model: a flow model kept on the processor (a ``RaftModel`` or its folder, or a ``FarnebackFlow``): every
+        call then computes ``flow_values`` here, as if ``flow_model`` were passed to :meth:`preprocess` (training's
+        data transform calls the processor with the videos alone). Not saved.
+    flow_cache_dir: a folder for the flow computed with the kept ``flow_model``. Not saved.
     """
 
     flow_mode: Literal["clip", "stacked"] | None
     flow_num_frames: int | None
     flow_stack_length: int | None
     flow_bound: float | None
+    flow_model: Any
+    flow_cache_dir: str | os.PathLike | None
 
 
 def flow_frame_views(total_num_frames: int, options: dict, generator=None) -> list[np.ndarray]:
@@ -145,10 +154,23 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
     flow_num_frames = 8
     flow_stack_length = 5
     flow_bound = 20.0
+    flow_model = None
+    flow_cache_dir = None
 
     def __init__(self, **kwargs: Unpack[TwoStreamKwargs]) -> None:
         super().__init__(**kwargs)
         self._check_flow_options({name: getattr(self, name) for name in FLOW_SETTINGS})
+
+    def to_dict(self) -> dict[str, Any]:
+        # Held aside rather than popped from the output: the base deep-copies the instance's attributes.
+        held = {name: self.__dict__.pop(name) for name in KEPT_FLOW_MODEL if name in self.__dict__}
+        try:
+            output = super().to_dict()
+        finally:
+            self.__dict__.update(held)
+        for name in KEPT_FLOW_MODEL:
+            output.pop(name, None)
+        return output
 
     @staticmethod
     def _check_flow_options(options: dict) -> None:
@@ -225,8 +247,12 @@ class TwoStreamVideoProcessor(VideoClipProcessor):
           :meth:`flow_processor` (flow computed on the resized frames, then cropped);
         - otherwise ``flow_frames``, the frames the model's own flow model computes the flow from.
 
+        ``flow_model`` and ``flow_cache_dir`` default to those kept on the processor.
+
         Every option of :meth:`VideoClipProcessor.preprocess`, and the flow layout (:class:`TwoStreamKwargs`), can
         be given for this call. Several views (``num_clips``, ``num_crops``) give 6-D tensors, view for view."""
+        flow_model = self.flow_model if flow_model is None else flow_model
+        flow_cache_dir = self.flow_cache_dir if flow_cache_dir is None else flow_cache_dir
         flow_layout = {name: kwargs.pop(name) for name in FLOW_SETTINGS if kwargs.get(name) is not None}
         outputs = super().preprocess(videos, **kwargs)
         # The RGB stream's pixel scaling does not apply to the flow side; everything else (views, sizes, call
