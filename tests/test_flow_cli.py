@@ -105,3 +105,12 @@ def test_flow_processor_takes_the_raft_folder(raft, raft_folder, tmp_path):
     torch.testing.assert_close(by_folder(frames)["flow_values"], expected, atol=1e-4, rtol=1e-4)
     by_folder.save_pretrained(tmp_path)
     assert FlowVideoProcessor.from_pretrained(tmp_path).flow_model == str(raft_folder)  # a folder is saved
+
+
+def test_flow_command_with_opencv_farneback_needs_no_weights(sample_gif, tmp_path, capsys):
+    picture = tmp_path / "flow.png"
+    assert main(["flow", str(sample_gif), "--model", "farneback", "--output", str(picture), "--frames", "3"]) == 0
+    assert "Farneback (OpenCV) flow" in capsys.readouterr().err  # the progress bar names the estimator
+    strip = np.asarray(PIL.Image.open(picture).convert("RGB"))
+    saturation = strip.max(-1).astype(int) - strip.min(-1)
+    assert (saturation > 100).mean() > 0.01  # the players' motion is drawn in colour

@@ -45,6 +45,8 @@ class FarnebackFlow(torch.nn.Module):
     model fingerprint (:func:`hf_videomodels.flow.model_fingerprint`) tells flow of different settings apart.
     """
 
+    flow_method_name = "Farneback (OpenCV)"
+
     def __init__(
         self,
         pyramid_scale: float = 0.5,

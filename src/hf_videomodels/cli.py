@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 
 
@@ -132,6 +133,8 @@ def _cmd_classify(args) -> int:
 
 
 FLOW_PICTURE_SUFFIXES = (".png",)
+# `--model farneback` names OpenCV's classical estimator (no weights needed) unless a folder of that name exists.
+CLASSICAL_FLOW_NAME = "farneback"
 FLOW_VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")
 
 
@@ -151,9 +154,13 @@ def _cmd_flow(args) -> int:
     from .video_io import check_video_file
 
     check_video_file(args.video)
-    reference = resolve_model_reference(args.model)
     _check_device(args.device)
-    model = AutoModel.from_pretrained(reference).eval()
+    if args.model == CLASSICAL_FLOW_NAME and not os.path.isdir(args.model):
+        from .classical_flow import FarnebackFlow
+
+        model = FarnebackFlow()
+    else:
+        model = AutoModel.from_pretrained(resolve_model_reference(args.model)).eval()
     if not callable(getattr(model, "clip_flow", None)):
         raise UserInputError(f"{args.model} is a {type(model).__name__}, not an optical-flow model (RAFT)")
     if args.device is not None:
@@ -256,11 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     flow = commands.add_parser(
         "flow",
         help="compute a video's optical flow with RAFT and draw it in the colour-wheel encoding",
-        description="Optical flow of consecutive frame pairs (RAFT), drawn with the Middlebury colour wheel: a "
+        description="Optical flow of consecutive frame pairs (RAFT, or OpenCV's Farneback), drawn with the Middlebury colour wheel: a "
         "video of every frame beside its flow (.mp4/.avi/.mkv), or a PNG strip of frames over their flow (.png).",
     )
     flow.add_argument("video", help="video file or http(s) URL")
-    flow.add_argument("--model", required=True, help="RAFT model folder (from its converter) or Hub repo")
+    flow.add_argument(
+        "--model",
+        required=True,
+        help=f"RAFT model folder (from its converter) or Hub repo, or {CLASSICAL_FLOW_NAME!r}: OpenCV's Farneback flow "
+        "(no weights; pip install 'hf-videomodels[flow]')",
+    )
     flow.add_argument("--output", required=True, type=_flow_output, help="flow.mp4 (a video) or flow.png (a strip)")
     flow.add_argument("--iterations", type=_positive_int, default=12, help="RAFT refinement iterations")
     flow.add_argument("--frames", type=_positive_int, default=8, help="frame pairs in a PNG strip, spread evenly")

@@ -283,6 +283,11 @@ def color_wheel_key(size: int = 101) -> np.ndarray:
     return key
 
 
+def flow_method_name(flow_model) -> str:
+    """What computes the flow, for titles and progress bars: a model's ``flow_method_name``, else RAFT."""
+    return getattr(flow_model, "flow_method_name", "RAFT")
+
+
 def _pair_starts(frame_count: int, count: int) -> np.ndarray:
     """``count`` pair starts spread evenly over a video of ``frame_count`` frames (all pairs if fewer)."""
     if frame_count < 2:
@@ -303,12 +308,13 @@ def save_flow_strip(
     frames, _ = read_video(video, indices=np.union1d(starts, starts + 1))
     decoded = np.union1d(starts, starts + 1)
     pixels = torch.from_numpy(frames).permute(0, 3, 1, 2)
-    with tqdm(total=len(starts), unit="pair", desc="RAFT flow", disable=not progress) as bar:
+    name = flow_method_name(flow_model)
+    with tqdm(total=len(starts), unit="pair", desc=f"{name} flow", disable=not progress) as bar:
         flow = frame_pair_flow(
             pixels, flow_model, np.searchsorted(decoded, starts), num_iterations=num_iterations, progress=bar.update
         ).cpu()
     shown = frames[np.searchsorted(decoded, starts)]
-    return draw_flow_strip(shown, flow, starts, path, f"RAFT optical flow, {num_iterations} iterations")
+    return draw_flow_strip(shown, flow, starts, path, f"{name} optical flow, {num_iterations} iterations")
 
 
 def draw_flow_strip(frames: np.ndarray, flow: torch.Tensor, starts: Sequence[int], path, what: str) -> Path:
@@ -362,7 +368,7 @@ def save_flow_video(
     if len(frames) < 2:
         raise ValueError(f"optical flow needs a video of at least 2 frames, got {len(frames)}")
     pixels = torch.from_numpy(frames).permute(0, 3, 1, 2)
-    with tqdm(total=len(frames) - 1, unit="pair", desc="RAFT flow", disable=not progress) as bar:
+    with tqdm(total=len(frames) - 1, unit="pair", desc=f"{flow_method_name(flow_model)} flow", disable=not progress) as bar:
         flow = frame_pair_flow(pixels, flow_model, num_iterations=num_iterations, progress=bar.update).cpu()
     colors = flow_to_color(flow)
     side_by_side = np.concatenate([frames[:-1], colors], axis=2)
