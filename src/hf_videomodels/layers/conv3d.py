@@ -158,7 +158,8 @@ class ConvBNAct3d(nn.Module):
         bias: give the conv a bias (usually not: the BatchNorm shift plays that role).
         batch_norm: add a ``BatchNorm3d`` after the conv.
         eps, momentum: BatchNorm settings in PyTorch's convention (TensorFlow's decay 0.99 is momentum 0.01).
-        activation: a name from transformers' ``ACT2FN`` ("relu", "gelu", ...), a module, or None.
+        activation: a name from transformers' ``ACT2FN`` ("relu", "gelu", ...), a module, or None. ``"relu"`` runs
+            in place (on the conv / BatchNorm output, which nothing else holds).
         conv_class: the conv's class, ``nn.Conv3d`` or a subclass with the same parameters and a faster path:
             :class:`Conv3dAs2d` (2D kernels for 1 x k x k and k x 1 x 1 convs on ``channels_last_3d`` input) or
             :class:`Conv3dOneDNN` (CPU fp32 inference always through oneDNN, faster at batch 1).
@@ -188,7 +189,9 @@ class ConvBNAct3d(nn.Module):
             in_channels, out_channels, self.kernel_size, stride=self.stride, padding=conv_padding, bias=bias
         )
         self.bn = nn.BatchNorm3d(out_channels, eps=eps, momentum=momentum) if batch_norm else None
-        if isinstance(activation, str):
+        if activation == "relu":
+            activation = nn.ReLU(inplace=True)
+        elif isinstance(activation, str):
             activation = ACT2FN[activation]
         self.act = activation if activation is not None else nn.Identity()
 

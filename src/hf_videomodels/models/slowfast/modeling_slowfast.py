@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
-from ...layers import ConvBNAct3d
+from ...layers import Conv3dOneDNN, ConvBNAct3d
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
@@ -62,8 +62,12 @@ class SlowFastModelOutput(ModelOutput):
 
 
 def _unit_factory(config: SlowFastConfig):
-    """Conv3d (no bias) + BatchNorm3d (+ ReLU) with PyTorch-style symmetric padding."""
-    return partial(ConvBNAct3d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum)
+    """Conv3d (no bias) + BatchNorm3d (+ in-place ReLU) with PyTorch-style symmetric padding. CPU fp32 inference
+    convolves through oneDNN (``Conv3dOneDNN``): at batch 1 PyTorch sends the 1x1x1 and the narrow Fast convs to its
+    native kernel, with a layout copy each way (1.7 s vs 1.0 s for 8x8 R50 on one core)."""
+    return partial(
+        ConvBNAct3d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum, conv_class=Conv3dOneDNN
+    )
 
 
 class SlowFastBottleneck(GradientCheckpointingLayer):
@@ -84,7 +88,8 @@ class SlowFastBottleneck(GradientCheckpointingLayer):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         residual = hidden_states if self.shortcut is None else self.shortcut(hidden_states)
-        return F.relu(residual + self.conv_c(self.conv_b(self.conv_a(hidden_states))))
+        out = self.conv_c(self.conv_b(self.conv_a(hidden_states)))
+        return F.relu_(out.add_(residual))  # in place: ``out`` is this block's own fresh tensor
 
 
 class SlowFastNonLocal(GradientCheckpointingLayer):
