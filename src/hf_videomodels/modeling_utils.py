@@ -10,7 +10,9 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
 
+from .errors import UserInputError
 from .layers.consensus import FrameConsensus
+from .layers.fuse import fold_batch_norms, has_folded_batch_norms
 
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
@@ -189,6 +191,34 @@ class VideoPreTrainedModel(PreTrainedModel):
         if self.channels_last_3d:
             self.to(memory_format=torch.channels_last_3d)
         return self
+
+    def fuse_conv_bn(self):
+        """Fold every BatchNorm that follows a conv into that conv, for faster inference; returns the model.
+
+        Same logits up to float rounding, one op fewer per conv (see ``layers.fuse``). Opt-in and for inference
+        only: the model must be in eval mode, and once folded it refuses ``train()`` and ``save_pretrained``
+        (its state dict no longer matches the config); reload it to train or save. Calling it again is a no-op.
+        Raises ``UserInputError`` for a model without conv + BatchNorm units (the transformers, C3D).
+        """
+        if fold_batch_norms(self) == 0 and not has_folded_batch_norms(self):
+            raise UserInputError(f"{type(self).__name__} has no conv + BatchNorm units to fuse")
+        return self
+
+    def _refuse_if_folded(self, action: str) -> None:
+        if has_folded_batch_norms(self):
+            raise UserInputError(
+                f"cannot {action} a model whose BatchNorms were folded into its convs by fuse_conv_bn(): reload it "
+                "(from_pretrained) and fuse after training or saving"
+            )
+
+    def train(self, mode: bool = True):
+        if mode:
+            self._refuse_if_folded("train")
+        return super().train(mode)
+
+    def save_pretrained(self, *args, **kwargs):
+        self._refuse_if_folded("save")
+        return super().save_pretrained(*args, **kwargs)
 
     def _init_weights(self, module: nn.Module) -> None:
         role = getattr(module, "init_role", None)

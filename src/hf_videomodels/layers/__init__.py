@@ -11,6 +11,7 @@ from .conv3d import (
     same_tf_padding,
     triple,
 )
+from .fuse import fold_batch_norm_into_conv, fold_batch_norms, has_folded_batch_norms
 from .inflate import (
     INFLATION_MODES,
     adapt_input_channels,
