@@ -111,7 +111,8 @@ def test_fuse_folds_both_sides_and_names_it(bench_models, tmp_path, monkeypatch)
     (peers / "tiny.py").write_text(PEER_MODULE)
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
     builders, _ = bench_models.discover_pairs(peers)
-    call, ours, peer, _, suffix = bench_models.build(builders["tiny I3D vs itself"], torch.device("cpu"), 1, True, fuse=True)
+    builder = builders["tiny I3D vs itself"]
+    call, ours, peer, _, suffix = bench_models.build(builder, torch.device("cpu"), 1, True, fuse=True)
     assert suffix == " [conv+BN folded, both]"
     assert not [m for m in (*ours.modules(), *peer.modules()) if isinstance(m, torch.nn.BatchNorm3d)]
     with torch.no_grad():

@@ -112,3 +112,27 @@ def test_saving_a_stream_of_a_folded_two_stream_model_is_refused(tmp_path):
     model = make_model(tsn_two_stream_config()).fuse_conv_bn()
     with pytest.raises(UserInputError, match="cannot save"):
         model.two_stream.rgb_stream.save_pretrained(tmp_path)
+
+
+def test_folded_units_run_as_single_onednn_calls_on_cpu():
+    model = small_model("TSN", {"num_frames": 2, "image_size": 32}).fuse_conv_bn()
+    with torch.no_grad(), torch.profiler.profile() as profile:
+        model(clip_for(model.config))
+    ops = {event.key: event.count for event in profile.key_averages()}
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert ops.get("mkldnn::_convolution_pointwise") == len(convs)
+    assert not {"aten::batch_norm", "aten::relu", "aten::relu_", "aten::add"} & set(ops)
+
+
+def test_cached_bf16_weights_follow_weight_updates():
+    model = small_model("SlowFast", {"num_frames": 8, "image_size": 64}).fuse_conv_bn()
+    x = clip_for(model.config)
+    conv = model.slowfast.fast.stem.conv
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        before = model(x).logits
+        conv.weight.mul_(0.5)  # in place, as an optimizer step or load_state_dict would
+        after = model(x).logits
+        conv.__dict__.pop("_bf16_weights")  # what a cast from scratch gives
+        recast = model(x).logits
+    assert not torch.equal(after, before)
+    torch.testing.assert_close(after, recast, rtol=0, atol=0)

@@ -11,7 +11,15 @@ from .conv3d import (
     same_tf_padding,
     triple,
 )
-from .fuse import fold_batch_norm_into_conv, fold_batch_norms, has_folded_batch_norms
+from .fuse import (
+    fold_batch_norm_into_conv,
+    fold_batch_norms,
+    folded_residual_forward,
+    folded_unit_forward,
+    has_folded_batch_norms,
+    is_folded,
+    onednn_fused_conv,
+)
 from .inflate import (
     INFLATION_MODES,
     adapt_input_channels,

@@ -19,6 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.activations import ACT2FN
 
+from .fuse import folded_unit_forward
+
 SAME_TF = "same_tf"
 
 Size3d = int | Sequence[int]
@@ -198,6 +200,9 @@ class ConvBNAct3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad_in_forward:
             x = pad_same_tf(x, self.kernel_size, self.stride)
+        out = folded_unit_forward(self, x)  # after fuse_conv_bn(), on the CPU: one oneDNN call
+        if out is not None:
+            return out
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)

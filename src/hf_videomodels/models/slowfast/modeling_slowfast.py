@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
-from ...layers import Conv3dOneDNN, ConvBNAct3d
+from ...layers import Conv3dOneDNN, ConvBNAct3d, folded_residual_forward
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
@@ -88,8 +88,10 @@ class SlowFastBottleneck(GradientCheckpointingLayer):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         residual = hidden_states if self.shortcut is None else self.shortcut(hidden_states)
-        out = self.conv_c(self.conv_b(self.conv_a(hidden_states)))
-        return F.relu_(out.add_(residual))  # in place: ``out`` is this block's own fresh tensor
+        out = self.conv_b(self.conv_a(hidden_states))
+        fused = folded_residual_forward(self.conv_c, out, residual)  # after fuse_conv_bn(): one oneDNN call
+        # In place otherwise: the conv's output is this block's own tensor.
+        return F.relu_(self.conv_c(out).add_(residual)) if fused is None else fused
 
 
 class SlowFastNonLocal(GradientCheckpointingLayer):
