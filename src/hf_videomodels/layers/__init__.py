@@ -5,6 +5,7 @@ from .conv3d import (
     Conv3dAs2d,
     Conv3dOneDNN,
     ConvBNAct3d,
+    MaxPool3dKeepDtype,
     MaxPool3dSameTF,
     conv3d_onednn_on_cpu,
     pad_same_tf,

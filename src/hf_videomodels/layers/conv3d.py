@@ -209,6 +209,17 @@ class ConvBNAct3d(nn.Module):
         return self.act(x)
 
 
+class MaxPool3dKeepDtype(nn.MaxPool3d):
+    """A ``MaxPool3d`` that pools in its input's dtype under autocast. CPU autocast runs ``max_pool3d`` in fp32, a
+    cast of the whole map to fp32 and an fp32 output that the next conv casts back; the maxima are the same values
+    either way (a maximum of bf16 numbers is one of them), so the cast only costs time (SlowFast's Slow stem map
+    64x8x112x112: about as long as the pool itself)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x)
+
+
 class MaxPool3dSameTF(nn.MaxPool3d):
     """Max-pool with TensorFlow 'SAME' output size, padding with **zeros** as pytorch-i3d does.
 

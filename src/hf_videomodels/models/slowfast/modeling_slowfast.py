@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
-from ...layers import Conv3dOneDNN, ConvBNAct3d, folded_residual_forward
+from ...layers import Conv3dOneDNN, ConvBNAct3d, MaxPool3dKeepDtype, folded_residual_forward
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
@@ -167,7 +167,7 @@ class SlowFastPathway(nn.Module):
         channels = config.stage_channels(pathway)
         kt = getattr(config, f"{pathway}_stem_temporal_kernel_size")
         self.stem = unit(config.num_channels, channels[0], (kt, 7, 7), stride=(1, 2, 2), padding=(kt // 2, 3, 3))
-        self.stem_pool = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.stem_pool = MaxPool3dKeepDtype((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         divisor = 1 if pathway == "slow" else config.beta_inv
         nonlocal_blocks = getattr(config, f"{pathway}_nonlocal_blocks")
         stages = []
