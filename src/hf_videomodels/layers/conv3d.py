@@ -216,6 +216,8 @@ class MaxPool3dKeepDtype(nn.MaxPool3d):
     64x8x112x112: about as long as the pool itself)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.amp.is_autocast_available(x.device.type):  # the meta device
+            return super().forward(x)
         with torch.autocast(x.device.type, enabled=False):
             return super().forward(x)
 
