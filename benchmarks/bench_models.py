@@ -10,9 +10,10 @@ builder that cannot run here (peer library not installed, original code or fixtu
 ``ImportError`` / ``FileNotFoundError`` and its row is listed as skipped.
 
 Settings per row: CPU fp32 and bf16 autocast at batch 1; CUDA bf16 autocast at batch 8 when a GPU is present
-(``--device``, ``--dtype`` and ``--batch`` change them); ``--compile`` adds ``torch.compile`` runs; ``--fuse`` folds
-the BatchNorms into the convs first, ours with ``fuse_conv_bn()`` and the peer's conv + BatchNorm pairs the same
-way (:func:`fold_peer_batch_norms`), and says so in the row name. Reported:
+(``--device``, ``--dtype`` and ``--batch`` change them); ``--compile`` adds ``torch.compile`` runs (with
+``--freezing``, inductor's freezing, which CPU inference wants: without it compiled bf16 3D convs run in the
+contiguous layout); ``--fuse`` folds the BatchNorms into the convs first, ours with ``fuse_conv_bn()`` and the
+peer's conv + BatchNorm pairs the same way (:func:`fold_peer_batch_norms`), and says so in the row name. Reported:
 median time of a forward (calls of ours and the peer alternate, and which goes first alternates too), the
 **speedup = peer time / our time** (above 1: ours is faster), the peak memory of one forward (CPU: the resident
 set, measured in a child process, see ``measure.memory_probe_env``; CUDA: allocator statistics) and the max
@@ -24,7 +25,7 @@ a peer whose own code needs it: ``benchmark_keeps_layout``). Our
 models bring their own layout (see ``VideoPreTrainedModel.channels_last_3d``).
 
     uv run python benchmarks/bench_models.py [--only NAME ...] [--pytorch-i3d PATH] [--device cpu cuda]
-        [--batch N] [--threads 2] [--compile] [--fuse] [--json results.json] [--markdown results.md]
+        [--batch N] [--threads 2] [--compile [--freezing]] [--fuse] [--json results.json] [--markdown results.md]
 """
 
 from __future__ import annotations
@@ -246,9 +247,10 @@ def run_row(name, builder, args, memory_of) -> list[Result]:
         torch.backends.cudnn.benchmark = device.type == "cuda"
         call, ours, peer, batch, suffix = build(builder, device, batch, args.peer_channels_last, args.fuse)
         row = name + suffix
-        modes = ["eager"] + (["compiled"] if args.compile else [])
+        compiled = "compiled+freezing" if args.freezing else "compiled"
+        modes = ["eager"] + ([compiled] if args.compile else [])
         for mode in modes:
-            if mode == "compiled":  # in place, so a call() that tells the models apart by identity still can
+            if mode == compiled:  # in place, so a call() that tells the models apart by identity still can
                 ours.compile()
                 peer.compile()
             label = setting_label(row, device_name, dtype_name, batch, mode)
@@ -295,6 +297,11 @@ def parse_args(argv):
     )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="also time both under torch.compile")
     parser.add_argument(
+        "--freezing", action="store_true",
+        help="with --compile: inductor freezing (torch._inductor.config.freezing: weights as constants, oneDNN "
+        "weight prepacking and conv + pointwise fusion; the row's mode reads 'compiled+freezing')",
+    )  # fmt: skip
+    parser.add_argument(
         "--fuse", action="store_true",
         help="fold BatchNorm into the convs before timing: ours by fuse_conv_bn(), the peer's conv + BatchNorm pairs "
         "the same way (the row name says what was folded)",
@@ -312,6 +319,14 @@ def main(argv=None) -> None:
         os.environ["PYTORCH_I3D"] = str(args.pytorch_i3d.resolve())
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.freezing:
+        if not args.compile:
+            raise SystemExit("--freezing is a torch.compile setting: add --compile")
+        import torch._inductor.config
+
+        # Without it, compiled bf16 3D CNNs convolve in the contiguous layout (inductor writes the bf16 casts of
+        # channels_last_3d activations and weights contiguously), where oneDNN is about half as fast.
+        torch._inductor.config.freezing = True
     builders, skipped = discover_pairs(args.peers_dir)
     if args.list:
         print("\n".join(builders))
