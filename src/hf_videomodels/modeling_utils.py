@@ -195,10 +195,16 @@ class VideoPreTrainedModel(PreTrainedModel):
     def fuse_conv_bn(self):
         """Fold every BatchNorm that follows a conv into that conv, for faster inference; returns the model.
 
-        Same logits up to float rounding, one op fewer per conv (see ``layers.fuse``). Opt-in and for inference
-        only: the model must be in eval mode, and once folded it refuses ``train()`` and ``save_pretrained``
-        (its state dict no longer matches the config); reload it to train or save. Calling it again is a no-op.
-        Raises ``UserInputError`` for a model without conv + BatchNorm units (the transformers, C3D).
+        Same logits up to float rounding (see ``layers.fuse``). On the CPU, without gradients, each folded conv +
+        bias (+ ReLU), and the conv that ends a residual block with the sum and the ReLU, then run as one oneDNN
+        call, in fp32 and under bf16 autocast; under bf16 autocast the convs keep a bf16 copy of their weights
+        (recast when the weights change) instead of casting them on every call. Elsewhere (CUDA, gradients,
+        ``torch.compile``) the folded model runs the plain ops.
+
+        Opt-in and for inference only: the model must be in eval mode, and once folded it refuses ``train()`` and
+        ``save_pretrained`` (its state dict no longer matches the config); reload it to train or save. Calling it
+        again is a no-op. Raises ``UserInputError`` for a model without conv + BatchNorm units (the transformers,
+        C3D).
         """
         if fold_batch_norms(self) == 0 and not has_folded_batch_norms(self):
             raise UserInputError(f"{type(self).__name__} has no conv + BatchNorm units to fuse")
