@@ -322,11 +322,11 @@ def main(argv=None) -> None:
     if args.freezing:
         if not args.compile:
             raise SystemExit("--freezing is a torch.compile setting: add --compile")
-        import torch._inductor.config
+        import torch._inductor.config as inductor_config  # binds only the alias: `torch` stays the global
 
         # Without it, compiled bf16 3D CNNs convolve in the contiguous layout (inductor writes the bf16 casts of
         # channels_last_3d activations and weights contiguously), where oneDNN is about half as fast.
-        torch._inductor.config.freezing = True
+        inductor_config.freezing = True
     builders, skipped = discover_pairs(args.peers_dir)
     if args.list:
         print("\n".join(builders))
