@@ -132,3 +132,8 @@ def test_peer_batch_norms_folded_in_registration_order(bench_models):
         expected = peer(x)
         assert bench_models.fold_peer_batch_norms(peer) == (37, 37)
         torch.testing.assert_close(peer(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_freezing_needs_compile(bench_models):
+    with pytest.raises(SystemExit, match="add --compile"):
+        bench_models.main(["--freezing", "--only", "SlowFast"])
