@@ -10,7 +10,10 @@ builder that cannot run here (peer library not installed, original code or fixtu
 ``ImportError`` / ``FileNotFoundError`` and its row is listed as skipped.
 
 Settings per row: CPU fp32 and bf16 autocast at batch 1; CUDA bf16 autocast at batch 8 when a GPU is present
-(``--device``, ``--dtype`` and ``--batch`` change them); ``--compile`` adds ``torch.compile`` runs. Reported:
+(``--device``, ``--dtype`` and ``--batch`` change them); ``--compile`` adds ``torch.compile`` runs (with
+``--freezing``, inductor's freezing, which CPU inference wants: without it compiled bf16 3D convs run in the
+contiguous layout); ``--fuse`` folds the BatchNorms into the convs first, ours with ``fuse_conv_bn()`` and the
+peer's conv + BatchNorm pairs the same way (:func:`fold_peer_batch_norms`), and says so in the row name. Reported:
 median time of a forward (calls of ours and the peer alternate, and which goes first alternates too), the
 **speedup = peer time / our time** (above 1: ours is faster), the peak memory of one forward (CPU: the resident
 set, measured in a child process, see ``measure.memory_probe_env``; CUDA: allocator statistics) and the max
@@ -22,7 +25,7 @@ a peer whose own code needs it: ``benchmark_keeps_layout``). Our
 models bring their own layout (see ``VideoPreTrainedModel.channels_last_3d``).
 
     uv run python benchmarks/bench_models.py [--only NAME ...] [--pytorch-i3d PATH] [--device cpu cuda]
-        [--batch N] [--threads 2] [--compile] [--json results.json] [--markdown results.md]
+        [--batch N] [--threads 2] [--compile [--freezing]] [--fuse] [--json results.json] [--markdown results.md]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ sys.path[:0] = [str(REPO), str(BENCHMARKS)]
 from measure import memory_probe_env, peak_memory_pair, time_pair  # noqa: E402
 
 import hf_videomodels  # noqa: E402,F401  (registers the architectures)
+from hf_videomodels.layers import fold_batch_norm_into_conv  # noqa: E402
 
 PEERS = BENCHMARKS / "peers"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -125,6 +129,42 @@ def tune_peer(peer: nn.Module) -> str:
     return "channels_last_3d" if found[nn.Conv3d] else "channels_last"
 
 
+def _last_conv(module: nn.Module) -> nn.modules.conv._ConvNd | None:
+    """``module`` if it is a conv, else the last child of an ``nn.Sequential`` ending in a conv (torchvision's
+    ``Conv2Plus1D``), else None."""
+    while isinstance(module, nn.Sequential) and len(module):
+        module = module[-1]
+    return module if isinstance(module, nn.modules.conv._ConvNd) else None
+
+
+def fold_peer_batch_norms(peer: nn.Module) -> tuple[int, int]:
+    """Fold each BatchNorm of a peer that directly follows a conv among its parent's children (registration
+    order: torchvision's ``conv1, bn1``, pytorchvideo's ``conv_a, norm_a`` and ``conv_fast_to_slow, norm``, a
+    Sequential's ``Conv3d, BatchNorm3d``) into that conv, as ``fuse_conv_bn`` does ours; returns (folded, total
+    BatchNorms). The peers' code has no such method and torch.fx cannot trace every peer (pytorchvideo's list input);
+    the row's logit difference checks that the registration order was the forward's."""
+    total = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in peer.modules())
+    folded = 0
+    for parent in list(peer.modules()):
+        children = list(parent.named_children())
+        for (_, before), (name, module) in zip(children, children[1:]):
+            conv = _last_conv(before)
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and conv is not None:
+                fold_batch_norm_into_conv(conv, module)
+                setattr(parent, name, nn.Identity())
+                folded += 1
+    return folded, total
+
+
+def fuse_pair(ours: nn.Module, peer: nn.Module) -> str:
+    """``--fuse``: ours by ``fuse_conv_bn()``, the peer by :func:`fold_peer_batch_norms`; the row-name suffix."""
+    ours.fuse_conv_bn()
+    folded, total = fold_peer_batch_norms(peer)
+    if folded == total:
+        return " [conv+BN folded, both]"
+    return f" [conv+BN folded: ours all, peer {folded} of {total}]"
+
+
 def with_batch(example_input: torch.Tensor, batch: int) -> None:
     """Grow (or cut) ``example_input`` to ``batch`` clips in place, so the row's closures see the new batch."""
     if example_input.shape[0] == batch:
@@ -135,10 +175,12 @@ def with_batch(example_input: torch.Tensor, batch: int) -> None:
         example_input.set_(bigger)
 
 
-def build(builder, device: torch.device, batch: int, peer_channels_last: bool):
+def build(builder, device: torch.device, batch: int, peer_channels_last: bool, fuse: bool = False):
     """The row's ``(call, ours, peer)`` at ``batch`` clips if its closures read ``example_input`` when they run,
-    and the batch both models then see (otherwise the builder's own batch, with a warning)."""
+    the batch both models then see (otherwise the builder's own batch, with a warning), and the row-name suffix
+    (``--fuse``: what was folded)."""
     call, ours, peer, example_input = builder(device)
+    suffix = fuse_pair(ours, peer) if fuse else ""
     if peer_channels_last:
         tune_peer(peer)
     built = example_input.detach()  # keeps the builder's tensor when example_input is grown in place
@@ -154,8 +196,8 @@ def build(builder, device: torch.device, batch: int, peer_channels_last: bool):
                 f"it to {batch}), so this row runs at the builder's batch {built.shape[0]}",
                 file=sys.stderr,
             )
-            return call, ours, peer, built.shape[0]
-    return call, ours, peer, batch
+            return call, ours, peer, built.shape[0], suffix
+    return call, ours, peer, batch, suffix
 
 
 def settings(args) -> list[tuple[str, str, int]]:
@@ -203,13 +245,15 @@ def run_row(name, builder, args, memory_of) -> list[Result]:
     for device_name, dtype_name, batch in settings(args):
         device = torch.device(device_name)
         torch.backends.cudnn.benchmark = device.type == "cuda"
-        call, ours, peer, batch = build(builder, device, batch, args.peer_channels_last)
-        modes = ["eager"] + (["compiled"] if args.compile else [])
+        call, ours, peer, batch, suffix = build(builder, device, batch, args.peer_channels_last, args.fuse)
+        row = name + suffix
+        compiled = "compiled+freezing" if args.freezing else "compiled"
+        modes = ["eager"] + ([compiled] if args.compile else [])
         for mode in modes:
-            if mode == "compiled":  # in place, so a call() that tells the models apart by identity still can
+            if mode == compiled:  # in place, so a call() that tells the models apart by identity still can
                 ours.compile()
                 peer.compile()
-            label = setting_label(name, device_name, dtype_name, batch, mode)
+            label = setting_label(row, device_name, dtype_name, batch, mode)
             fns = call(ours), call(peer)
             dtype = DTYPES[dtype_name]
             if args.memory_probe:
@@ -218,7 +262,7 @@ def run_row(name, builder, args, memory_of) -> list[Result]:
             (t_ours, y_ours), (t_peer, y_peer) = time_pair(*fns, device, dtype, repeats=args.repeats)
             memory = memory_of.get(label) if device.type == "cpu" else peak_memory_pair(*fns, device, dtype)
             result = Result(
-                row=name,
+                row=row,
                 device=device_name,
                 dtype=dtype_name,
                 batch=batch,
@@ -252,6 +296,16 @@ def parse_args(argv):
         help="CNN peers in channels_last(_3d), as their users would run them",
     )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="also time both under torch.compile")
+    parser.add_argument(
+        "--freezing", action="store_true",
+        help="with --compile: inductor freezing (torch._inductor.config.freezing: weights as constants, oneDNN "
+        "weight prepacking and conv + pointwise fusion; the row's mode reads 'compiled+freezing')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fuse", action="store_true",
+        help="fold BatchNorm into the convs before timing: ours by fuse_conv_bn(), the peer's conv + BatchNorm pairs "
+        "the same way (the row name says what was folded)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results to this JSON file")
     parser.add_argument("--markdown", type=Path, help="write the table to this markdown file")
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
@@ -265,6 +319,14 @@ def main(argv=None) -> None:
         os.environ["PYTORCH_I3D"] = str(args.pytorch_i3d.resolve())
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.freezing:
+        if not args.compile:
+            raise SystemExit("--freezing is a torch.compile setting: add --compile")
+        import torch._inductor.config as inductor_config  # binds only the alias: `torch` stays the global
+
+        # Without it, compiled bf16 3D CNNs convolve in the contiguous layout (inductor writes the bf16 casts of
+        # channels_last_3d activations and weights contiguously), where oneDNN is about half as fast.
+        inductor_config.freezing = True
     builders, skipped = discover_pairs(args.peers_dir)
     if args.list:
         print("\n".join(builders))

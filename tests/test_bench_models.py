@@ -103,3 +103,37 @@ def test_a_peer_whose_code_needs_its_layout_keeps_it(bench_models):
     pinned.benchmark_keeps_layout = True
     assert bench_models.tune_peer(pinned) == "as built"
     assert pinned[1].weight.is_contiguous()
+
+
+def test_fuse_folds_both_sides_and_names_it(bench_models, tmp_path, monkeypatch):
+    peers = tmp_path / "peers"
+    peers.mkdir()
+    (peers / "tiny.py").write_text(PEER_MODULE)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    builders, _ = bench_models.discover_pairs(peers)
+    builder = builders["tiny I3D vs itself"]
+    call, ours, peer, _, suffix = bench_models.build(builder, torch.device("cpu"), 1, True, fuse=True)
+    assert suffix == " [conv+BN folded, both]"
+    assert not [m for m in (*ours.modules(), *peer.modules()) if isinstance(m, torch.nn.BatchNorm3d)]
+    with torch.no_grad():
+        torch.testing.assert_close(call(ours)(), call(peer)(), rtol=0, atol=1e-5)
+
+
+def test_peer_batch_norms_folded_in_registration_order(bench_models):
+    from torchvision.models.video import r2plus1d_18
+
+    from .utils import randomize_batch_norm
+
+    torch.manual_seed(0)
+    peer = r2plus1d_18(num_classes=3).eval()  # BatchNorms after Sequential(conv, BN, ReLU, conv) blocks too
+    randomize_batch_norm(peer)
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        expected = peer(x)
+        assert bench_models.fold_peer_batch_norms(peer) == (37, 37)
+        torch.testing.assert_close(peer(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_freezing_needs_compile(bench_models):
+    with pytest.raises(SystemExit, match="add --compile"):
+        bench_models.main(["--freezing", "--only", "SlowFast"])

@@ -152,15 +152,16 @@ def test_pytorchvideo_builders_random_weights(builder, frames, side, train_frame
     # Reduced width (Slow stem 8, Fast 1), the real depth: the whole R50/R101 topology in seconds.
     peer = getattr(hub, builder)(pretrained=False, stem_dim_outs=(8, 1), head_pool_kernel_sizes=pool).eval()
     randomize_batch_norm(peer)
-    with torch.no_grad():  # logits of a realistic size (std of a few units, as in the fixtures), not hundreds
-        peer.blocks[-1].proj.weight.mul_(0.01)
+    x = torch.randn(1, frames, 3, side, side)
+    slow = x[:, torch.linspace(0, frames - 1, frames // 4).long()]
+    with torch.no_grad():  # logits of a realistic size (std of a few units, as in the fixtures), not thousands
+        head = peer.blocks[-1].proj
+        head.weight.mul_(3 / peer([slow.transpose(1, 2), x.transpose(1, 2)]).sub(head.bias).std())
     config, converted = convert_pytorchvideo_checkpoint(
         peer.state_dict(), alpha=4, labels=[f"c{i}" for i in range(400)]
     )
     config = SlowFastConfig(**{**config.to_dict(), "num_frames": train_frames, "image_size": train_side})
     ours = _model(config, converted)
-    x = torch.randn(1, frames, 3, side, side)
-    slow = x[:, torch.linspace(0, frames - 1, frames // 4).long()]
     with torch.no_grad():
         expected = peer([slow.transpose(1, 2), x.transpose(1, 2)])
         actual = ours(x).logits

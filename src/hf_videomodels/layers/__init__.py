@@ -5,11 +5,21 @@ from .conv3d import (
     Conv3dAs2d,
     Conv3dOneDNN,
     ConvBNAct3d,
+    MaxPool3dKeepDtype,
     MaxPool3dSameTF,
     conv3d_onednn_on_cpu,
     pad_same_tf,
     same_tf_padding,
     triple,
+)
+from .fuse import (
+    fold_batch_norm_into_conv,
+    fold_batch_norms,
+    folded_residual_forward,
+    folded_unit_forward,
+    has_folded_batch_norms,
+    is_folded,
+    onednn_fused_conv,
 )
 from .inflate import (
     INFLATION_MODES,

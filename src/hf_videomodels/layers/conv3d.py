@@ -19,6 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.activations import ACT2FN
 
+from .fuse import folded_unit_forward
+
 SAME_TF = "same_tf"
 
 Size3d = int | Sequence[int]
@@ -158,7 +160,8 @@ class ConvBNAct3d(nn.Module):
         bias: give the conv a bias (usually not: the BatchNorm shift plays that role).
         batch_norm: add a ``BatchNorm3d`` after the conv.
         eps, momentum: BatchNorm settings in PyTorch's convention (TensorFlow's decay 0.99 is momentum 0.01).
-        activation: a name from transformers' ``ACT2FN`` ("relu", "gelu", ...), a module, or None.
+        activation: a name from transformers' ``ACT2FN`` ("relu", "gelu", ...), a module, or None. ``"relu"`` runs
+            in place (on the conv / BatchNorm output, which nothing else holds).
         conv_class: the conv's class, ``nn.Conv3d`` or a subclass with the same parameters and a faster path:
             :class:`Conv3dAs2d` (2D kernels for 1 x k x k and k x 1 x 1 convs on ``channels_last_3d`` input) or
             :class:`Conv3dOneDNN` (CPU fp32 inference always through oneDNN, faster at batch 1).
@@ -188,17 +191,35 @@ class ConvBNAct3d(nn.Module):
             in_channels, out_channels, self.kernel_size, stride=self.stride, padding=conv_padding, bias=bias
         )
         self.bn = nn.BatchNorm3d(out_channels, eps=eps, momentum=momentum) if batch_norm else None
-        if isinstance(activation, str):
+        if activation == "relu":
+            activation = nn.ReLU(inplace=True)
+        elif isinstance(activation, str):
             activation = ACT2FN[activation]
         self.act = activation if activation is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad_in_forward:
             x = pad_same_tf(x, self.kernel_size, self.stride)
+        out = folded_unit_forward(self, x)  # after fuse_conv_bn(), on the CPU: one oneDNN call
+        if out is not None:
+            return out
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
         return self.act(x)
+
+
+class MaxPool3dKeepDtype(nn.MaxPool3d):
+    """A ``MaxPool3d`` that pools in its input's dtype under autocast. CPU autocast runs ``max_pool3d`` in fp32, a
+    cast of the whole map to fp32 and an fp32 output that the next conv casts back; the maxima are the same values
+    either way (a maximum of bf16 numbers is one of them), so the cast only costs time (SlowFast's Slow stem map
+    64x8x112x112: about as long as the pool itself)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.amp.is_autocast_available(x.device.type):  # the meta device
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x)
 
 
 class MaxPool3dSameTF(nn.MaxPool3d):

@@ -16,6 +16,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from ...layers.consensus import FrameConsensus, fold_frames, unfold_frames
+from ...layers.fuse import folded_residual_forward, folded_unit_forward
 from ...modeling_utils import (
     PerFrameClassificationMixin,
     VideoPreTrainedModel,
@@ -38,7 +39,8 @@ class ConvBNAct2d(nn.Module):
         self.act = nn.ReLU(inplace=True) if relu else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
+        out = folded_unit_forward(self, x)  # after fuse_conv_bn(), on the CPU: one oneDNN call
+        return self.act(self.bn(self.conv(x))) if out is None else out
 
 
 class TSNResidualBlock(GradientCheckpointingLayer):
@@ -69,9 +71,11 @@ class TSNResidualBlock(GradientCheckpointingLayer):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         residual = hidden_states if self.shortcut is None else self.shortcut(hidden_states)
-        for name in self.units:
-            hidden_states = getattr(self, name)(hidden_states)
-        return self.act(hidden_states + residual)
+        *first, last = (getattr(self, name) for name in self.units)
+        for unit in first:
+            hidden_states = unit(hidden_states)
+        fused = folded_residual_forward(last, hidden_states, residual)  # after fuse_conv_bn(): one oneDNN call
+        return self.act(last(hidden_states) + residual) if fused is None else fused
 
 
 class TSNStem(nn.Module):
@@ -85,7 +89,8 @@ class TSNStem(nn.Module):
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.act(self.bn(self.conv(pixel_values))))
+        out = folded_unit_forward(self, pixel_values)  # after fuse_conv_bn(), on the CPU: one oneDNN call
+        return self.pool(self.act(self.bn(self.conv(pixel_values))) if out is None else out)
 
 
 class TSNPreTrainedModel(VideoPreTrainedModel):

@@ -15,7 +15,7 @@ from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from ...layers import Conv3dAs2d, ConvBNAct3d
+from ...layers import Conv3dAs2d, ConvBNAct3d, folded_residual_forward
 from ...modeling_utils import (
     VideoClassificationMixin,
     VideoPreTrainedModel,
@@ -127,8 +127,13 @@ class VideoResNetBasicBlock(GradientCheckpointingLayer):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         residual = hidden_states if self.shortcut is None else self.shortcut(hidden_states)
-        out = self.conv2(self.conv1(hidden_states))
-        return self.act(out.add_(residual))
+        out = self.conv1(hidden_states)
+        # The unit that ends the block: after fuse_conv_bn() its conv, the sum and the ReLU are one oneDNN call.
+        last = self.conv2
+        if isinstance(last, VideoResNetConv2Plus1d):
+            out, last = last.spatial(out), last.temporal
+        fused = folded_residual_forward(last, out, residual)
+        return self.act(last(out).add_(residual)) if fused is None else fused
 
 
 def video_resnet_stem(config: VideoResNetConfig) -> nn.Module:
