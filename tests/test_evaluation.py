@@ -151,8 +151,8 @@ def test_logits_fusion_equals_the_models_own_view_averaging(model_folder, data_f
     ]
     with torch.no_grad():
         own = model(pixel_values).logits
-        folded = view_logits(model, {"pixel_values": pixel_values}, 6)
-    assert folded.shape == (6, 4)
+        folded, num_views = view_logits(model, {"pixel_values": pixel_values})
+    assert folded.shape == (6, 4) and num_views == 6
     assert torch.allclose(fuse_views(folded, 6, "logits"), own, atol=1e-5)
 
 

@@ -177,7 +177,6 @@ def predict(
     could not be decoded ``{index: error}`` (each also named in a warning)."""
     from tqdm.auto import tqdm
 
-    num_views = processor.num_clips * processor.num_crops
     loader = torch.utils.data.DataLoader(
         _VideoViews(paths, processor), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
     )
@@ -193,7 +192,7 @@ def predict(
             if good:
                 names = good[0]["inputs"]
                 inputs = {name: torch.stack([item["inputs"][name] for item in good]).to(device) for name in names}
-                scores.append(fuse_views(view_logits(model, inputs, num_views), num_views, view_fusion).cpu())
+                scores.append(fuse_views(*view_logits(model, inputs), view_fusion).cpu())
                 kept += [item["index"] for item in good]
             bar.update(len(items))
     num_labels = model.config.num_labels

@@ -113,19 +113,29 @@ def fuse_views(logits: torch.Tensor, num_views: int, view_fusion: str) -> torch.
     raise ValueError(f"view_fusion must be one of {VIEW_FUSIONS}, got {view_fusion!r}")
 
 
-def view_logits(model, inputs: dict[str, torch.Tensor], num_views: int) -> torch.Tensor:
-    """The model's logits for every view of a batch of videos, ``(videos * views, labels)``: the video inputs'
-    views folded into the batch, any per-video input repeated for each view (as the model's forward does)."""
-    video_inputs = getattr(model, "video_input_names", (model.main_input_name,))
-    folded = {}
-    for name, value in inputs.items():
-        if name in video_inputs:
-            folded[name], views = fold_views(value)
-            if views != num_views:
-                raise ValueError(f"{name} has {views} views per video, the protocol {num_views}")
-        else:
-            folded[name] = repeat_per_view(value, num_views)
-    return model(**folded).logits
+def fold_view_inputs(video_inputs: dict, per_video_inputs: dict) -> tuple[dict, int]:
+    """Multi-view inputs -> one batch of views: every video input's views folded into the batch (all must have as
+    many views as the first), every per-video input repeated for each view. Returns the inputs and the view count."""
+    folded, num_views = {}, None
+    for name, value in video_inputs.items():
+        folded[name], views = fold_views(value)
+        if num_views is not None and views != num_views:
+            first = next(iter(video_inputs))
+            raise ValueError(f"{name} has {views} views per video and {first} {num_views}")
+        num_views = views
+    folded.update({name: repeat_per_view(value, num_views) for name, value in per_video_inputs.items()})
+    return folded, num_views
+
+
+def view_logits(model, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """The model's logits for every view of a batch of videos, ``(videos * views, labels)``, and the view count
+    (the views folded into the batch as the model's forward folds them)."""
+    video_names = getattr(model, "video_input_names", (model.main_input_name,))
+    folded, num_views = fold_view_inputs(
+        {name: value for name, value in inputs.items() if name in video_names},
+        {name: value for name, value in inputs.items() if name not in video_names},
+    )
+    return model(**folded).logits, num_views
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
@@ -358,18 +368,13 @@ class VideoClassificationMixin:
         output_hidden_states, output_attentions, return_dict = output_flags(
             self.config, output_hidden_states, output_attentions, return_dict
         )
-        pixel_values, num_views = fold_views(pixel_values)
-        model_inputs = {}
-        for name in self.video_input_names[1:]:
-            if kwargs.get(name) is not None:
-                model_inputs[name], views = fold_views(kwargs[name])
-                if views != num_views:
-                    raise ValueError(f"{name} has {views} views per video and pixel_values {num_views}")
-        for name in self.extra_model_inputs:
-            if kwargs.get(name) is not None:
-                model_inputs[name] = repeat_per_view(kwargs[name], num_views)
+        present = {name: kwargs[name] for name in kwargs if kwargs[name] is not None}
+        model_inputs, num_views = fold_view_inputs(
+            {"pixel_values": pixel_values, **{n: present[n] for n in self.video_input_names[1:] if n in present}},
+            {name: present[name] for name in self.extra_model_inputs if name in present},
+        )
         logits, base_outputs = self.compute_logits(
-            pixel_values,
+            model_inputs.pop("pixel_values"),
             output_hidden_states=output_hidden_states,
             output_attentions=output_attentions,
             **model_inputs,

@@ -109,8 +109,7 @@ class VideoClipClassificationPipeline(VideoClassificationPipeline):
         pixel_values = model_inputs.get("pixel_values")
         if view_fusion == "logits" or pixel_values is None or pixel_values.ndim != 6:
             return super()._forward(model_inputs)
-        num_views = pixel_values.shape[1]
-        probabilities = fuse_views(view_logits(self.model, dict(model_inputs), num_views), num_views, view_fusion)
+        probabilities = fuse_views(*view_logits(self.model, dict(model_inputs)), view_fusion)
         # postprocess applies a softmax, which gives the averaged probabilities back from their logarithms
         return ImageClassifierOutput(logits=probabilities.log())
 
