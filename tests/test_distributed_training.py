@@ -51,7 +51,7 @@ def evaluate_folder(model_dir, data_dir, output_dir) -> dict:
     folder = training.load_video_folder(data_dir)
     model = AutoModelForVideoClassification.from_pretrained(model_dir)
     validation = folder.splits["validation"]
-    validation.set_transform(training.video_transform(AutoVideoProcessor.from_pretrained(model_dir), training=False))
+    validation.set_transform(training.video_transform(AutoVideoProcessor.from_pretrained(model_dir)))
     args = TrainingArguments(output_dir=str(output_dir), per_device_eval_batch_size=2, report_to="none",
                              use_cpu=True, remove_unused_columns=False, disable_tqdm=True)
     trainer = VideoTrainer(model=model, args=args, eval_dataset=validation, data_collator=training.collate,

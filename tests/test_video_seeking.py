@@ -252,7 +252,7 @@ def evaluation_dataset(videos) -> Dataset:
     )
     names = ["mp4-h264", "mkv-h264", "webm-vp8", "webm-vp9"]
     dataset = Dataset.from_dict({"video": [str(videos[name]) for name in names], "label": [0, 1, 0, 1]})
-    dataset.set_transform(video_transform(processor, training=False))
+    dataset.set_transform(video_transform(processor))
     return dataset
 
 

@@ -80,7 +80,7 @@ def run(cfg: TrainConfig) -> list[dict]:
     sampler = EpochShuffleSampler(len(clips), cfg.seed)
     train_loader = DataLoader(clips, cfg.batch_size, sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers)
     validation = folder.splits["validation"]
-    validation.set_transform(video_transform(processor, training=False))
+    validation.set_transform(video_transform(processor))
     eval_loader = DataLoader(validation, cfg.eval_batch_size or cfg.batch_size, collate_fn=collate)
     optimizer = torch.optim.AdamW(optimizer_groups(model, cfg.learning_rate, cfg.weight_decay, cfg.layer_decay))
     model, prepared_optimizer, train_loader, eval_loader = accelerator.prepare(

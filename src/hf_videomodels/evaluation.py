@@ -44,7 +44,7 @@ from .registration import BY_MODEL_TYPE
 from .training import TOP_K, processor_summary
 from .video_datasets import load_video_folder
 from .video_io import VideoDecodingError
-from .video_processing_utils import VideoClipProcessor
+from .video_processing_utils import VideoClipProcessor, model_input_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +155,7 @@ class _VideoViews(torch.utils.data.Dataset):
             inputs = self.processor(self.paths[index], return_tensors="pt")
         except VideoDecodingError as error:
             return {"index": index, "error": str(error)}
-        # Every tensor the processor makes is a model input (two-stream's processor adds flow_values).
-        return {"index": index, "inputs": {k: v[0] for k, v in inputs.items() if isinstance(v, torch.Tensor)}}
+        return {"index": index, "inputs": {name: value[0] for name, value in model_input_tensors(inputs).items()}}
 
 
 def _collate(items: list[dict]) -> list[dict]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .video_processing_utils import model_input_tensors
+
 
 def derived_seed(*numbers: int) -> int:
     """A well-mixed 63-bit seed from a tuple of non-negative integers."""
@@ -52,10 +54,6 @@ class SeededTrainingClips(torch.utils.data.Dataset):
 
     def __getitem__(self, key: int) -> dict:
         row = self.videos[key % len(self.videos)]
-        inputs = self.processor(
-            [row["video"]], training=True, seed=derived_seed(self.seed, key), return_tensors="pt"
-        )
-        # Every tensor the processor makes is a model input (two-stream's processor adds flow_values).
-        example = {name: value[0] for name, value in inputs.items() if isinstance(value, torch.Tensor)}
-        return {**example, "labels": row["label"]}
+        inputs = self.processor([row["video"]], training=True, seed=derived_seed(self.seed, key), return_tensors="pt")
+        return {**{name: value[0] for name, value in model_input_tensors(inputs).items()}, "labels": row["label"]}
 

@@ -45,7 +45,7 @@ from .video_datasets import (  # noqa: F401  (VIDEO_EXTENSIONS, stratified_split
     load_video_folder,
     stratified_split,
 )
-from .video_processing_utils import VideoClipProcessor
+from .video_processing_utils import VideoClipProcessor, model_input_tensors
 from .video_trainer import VideoTrainer
 
 logger = logging.getLogger(__name__)
@@ -67,19 +67,18 @@ class TrainResult:
     unreadable_videos: list[Path] = field(default_factory=list)  # skipped files, each named in a warning
 
 
-def video_transform(video_processor, training: bool):
-    """Batch transform for ``Dataset.set_transform``: decode + sample + augment, on access.
+def video_transform(video_processor):
+    """Batch transform for ``Dataset.set_transform``: decode + sample the evaluation views, on access (training
+    clips come from ``seeded_clips.SeededTrainingClips``, whose augmentation survives a resume).
 
     A partial of a module-level function, not a closure, so the dataset pickles: ``DataLoader`` workers started
     by spawn or forkserver (macOS, Windows, Linux from Python 3.14) receive it pickled."""
-    return functools.partial(_transform_batch, video_processor, training)
+    return functools.partial(_transform_batch, video_processor)
 
 
-def _transform_batch(video_processor, training: bool, batch: dict) -> dict:
-    inputs = video_processor(batch["video"], training=training, return_tensors="pt")
-    # Every tensor the processor makes is a model input (two-stream's processor adds flow_values).
-    examples = {name: list(value) for name, value in inputs.items() if isinstance(value, torch.Tensor)}
-    return {**examples, "labels": batch["label"]}
+def _transform_batch(video_processor, batch: dict) -> dict:
+    inputs = model_input_tensors(video_processor(batch["video"], return_tensors="pt"))
+    return {**{name: list(value) for name, value in inputs.items()}, "labels": batch["label"]}
 
 
 def collate(examples: list[dict]) -> dict:
@@ -272,7 +271,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         freeze_backbone(model)
     train_clips = SeededTrainingClips(data["train"], processor, cfg.seed)
     if validation is not None:
-        validation.set_transform(video_transform(processor, training=False))
+        validation.set_transform(video_transform(processor))
 
     steps_per_epoch = math.ceil(len(data["train"]) / (cfg.batch_size * cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)

@@ -521,6 +521,12 @@ class VideoClipProcessor(BaseVideoProcessor):
 # ------------------------------------------------------------------------------------------ model config
 
 
+def model_input_tensors(processor_output) -> dict[str, torch.Tensor]:
+    """The model inputs of a processor call's output: every tensor it holds (two-stream's processor adds
+    ``flow_values`` and ``flow_frames`` to ``pixel_values``), each batched over the videos given."""
+    return {name: value for name, value in processor_output.items() if isinstance(value, torch.Tensor)}
+
+
 def config_disagreements(processor: VideoClipProcessor, config, skip=()) -> list[str]:
     """Where ``processor``'s input differs from what ``config``'s network was built for (clip length, crop
     size), one readable line each; settings named in ``skip`` (given explicitly by a caller) are not compared."""
